@@ -1,0 +1,466 @@
+//! The page descriptor: one 64-byte `Page` per 4 KiB frame, like the
+//! kernel's `struct page`.
+//!
+//! Layout (`#[repr(C, align(64))]`, exactly one cache line in the default
+//! build; asserted at compile time):
+//!
+//! | bytes | field | kernel | protected by |
+//! |---|---|---|---|
+//! | 0..8 | `flags` | `page->flags` (PG_* bits) | atomic bit ops |
+//! | 8..12 | `refcount` | `_refcount` | lock-free (see [`crate::page_ref`]) |
+//! | 12..16 | `mapcount` | `_mapcount` / `page_type` union | owner of the page |
+//! | 16..24 | `private` | `page_private` (buddy order, MAGIC_HWPOISON) | zone->lock while free |
+//! | 24..32 | `lru_next`, `lru_prev` | `page->lru` as pfn indices | the list's lock |
+//! | 32..40 | `compound_head` | tail: head pfn << 1 \| 1 | owner |
+//! | 40..44 | `compound_info` | head: folio order | owner |
+//! | 44..48 | `entire_mapcount` | `_entire_mapcount` + 1 | owner |
+//! | 48..52 | `pincount` | `_pincount` | owner |
+//! | 52..56 | `index` | `page->index`: pcp-cached migratetype | pcp lock |
+//! | 56..64 | `owner` | page_owner-like tag | owner |
+//!
+//! Zero bytes are a valid descriptor ("unmapped, untyped, refcount 0, no
+//! flags"): the mapcount word stores the kernel's `_mapcount + 1`, so the
+//! kernel's -1 ("not mapped") is 0 here. That is what lets an anonymous
+//! mmap serve as a memmap without being written first (memory in
+//! proportion to what is touched).
+//!
+//! Invariants kept here: a page has a page type (Buddy, Offline, ...) only
+//! while its mapcount is unused; the type lives in the top byte of the
+//! mapcount word (0xF0..=0xFF), exactly as the kernel's v6.12 encoding.
+//! Lock order: none (accessors take no locks).
+
+#![allow(non_snake_case)]
+
+use crate::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use crate::sync::plain;
+use crate::Pfn;
+use std::fmt;
+
+/// "No page" in a pfn-indexed list link.
+pub const NIL: u32 = u32::MAX;
+
+/// PG_* flag bits (`enum pageflags`), kernel names.
+#[allow(non_upper_case_globals)]
+pub mod pg {
+    pub const PG_locked: u64 = 1 << 0;
+    pub const PG_referenced: u64 = 1 << 1;
+    pub const PG_uptodate: u64 = 1 << 2;
+    /// virtio-mem reuses PG_dirty on PageOffline pages for "never onlined".
+    pub const PG_dirty: u64 = 1 << 3;
+    pub const PG_lru: u64 = 1 << 4;
+    pub const PG_head: u64 = 1 << 5;
+    pub const PG_active: u64 = 1 << 6;
+    pub const PG_private: u64 = 1 << 7;
+    pub const PG_reserved: u64 = 1 << 8;
+    pub const PG_swapcache: u64 = 1 << 9;
+    pub const PG_hwpoison: u64 = 1 << 10;
+    /// THP: set on the second page when some subpage is poisoned.
+    pub const PG_has_hwpoisoned: u64 = 1 << 11;
+    pub const PG_mlocked: u64 = 1 << 12;
+    /// hugetlb private bits (HPG_*), kept on the head page.
+    pub const HPG_freed: u64 = 1 << 16;
+    pub const HPG_migratable: u64 = 1 << 17;
+    pub const HPG_temporary: u64 = 1 << 18;
+    pub const HPG_vmemmap_optimized: u64 = 1 << 19;
+    pub const HPG_raw_hwp_unreliable: u64 = 1 << 20;
+
+    /// Flags that must be clear when a page is freed (the kernel's
+    /// PAGE_FLAGS_CHECK_AT_FREE) — a page freed with one of these is a bad page.
+    pub const PAGE_FLAGS_CHECK_AT_FREE: u64 =
+        PG_lru | PG_locked | PG_private | PG_swapcache | PG_mlocked | PG_reserved;
+    /// Flags cleared when a page is prepared for freeing (PAGE_FLAGS_CHECK_AT_PREP,
+    /// less PG_hwpoison which the free path inspects instead).
+    pub const PAGE_FLAGS_CHECK_AT_PREP: u64 =
+        PG_referenced | PG_uptodate | PG_dirty | PG_active | PG_has_hwpoisoned | HPG_freed
+            | HPG_migratable | HPG_temporary | HPG_vmemmap_optimized | HPG_raw_hwp_unreliable;
+
+    /// Names for dump_page.
+    pub const NAMES: &[(u64, &str)] = &[
+        (PG_locked, "locked"),
+        (PG_referenced, "referenced"),
+        (PG_uptodate, "uptodate"),
+        (PG_dirty, "dirty"),
+        (PG_lru, "lru"),
+        (PG_head, "head"),
+        (PG_active, "active"),
+        (PG_private, "private"),
+        (PG_reserved, "reserved"),
+        (PG_swapcache, "swapcache"),
+        (PG_hwpoison, "hwpoison"),
+        (PG_has_hwpoisoned, "has_hwpoisoned"),
+        (PG_mlocked, "mlocked"),
+        (HPG_freed, "hugetlb_freed"),
+        (HPG_migratable, "hugetlb_migratable"),
+        (HPG_temporary, "hugetlb_temporary"),
+        (HPG_vmemmap_optimized, "hugetlb_vmemmap_optimized"),
+        (HPG_raw_hwp_unreliable, "hugetlb_raw_hwp_unreliable"),
+    ];
+}
+
+/// Page types stored in the top byte of the mapcount word (v6.12 `PGTY_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PageType {
+    Buddy = 0xf0,
+    Offline = 0xf1,
+    Table = 0xf2,
+    Guard = 0xf3,
+    Hugetlb = 0xf4,
+    Slab = 0xf5,
+    Zsmalloc = 0xf6,
+    Unaccepted = 0xf7,
+}
+
+impl PageType {
+    fn from_byte(b: u8) -> Option<PageType> {
+        Some(match b {
+            0xf0 => PageType::Buddy,
+            0xf1 => PageType::Offline,
+            0xf2 => PageType::Table,
+            0xf3 => PageType::Guard,
+            0xf4 => PageType::Hugetlb,
+            0xf5 => PageType::Slab,
+            0xf6 => PageType::Zsmalloc,
+            0xf7 => PageType::Unaccepted,
+            _ => return None,
+        })
+    }
+    const fn word(self) -> u32 {
+        (self as u32) << 24
+    }
+}
+
+/// The first mapcount word value that encodes a page type.
+const PAGE_TYPE_BASE: u32 = 0xf000_0000;
+
+/// The page descriptor. See the module documentation for the layout.
+#[repr(C, align(64))]
+pub struct Page {
+    pub(crate) flags: AtomicU64,
+    pub(crate) refcount: AtomicI32,
+    pub(crate) mapcount: AtomicU32,
+    pub(crate) private: plain::AtomicU64,
+    pub(crate) lru_next: plain::AtomicU32,
+    pub(crate) lru_prev: plain::AtomicU32,
+    pub(crate) compound_head: plain::AtomicU64,
+    pub(crate) compound_info: plain::AtomicU32,
+    pub(crate) entire_mapcount: AtomicI32,
+    pub(crate) pincount: AtomicI32,
+    pub(crate) index: plain::AtomicU32,
+    pub(crate) owner: plain::AtomicU64,
+}
+
+#[cfg(not(feature = "shuttle"))]
+const _: () = {
+    assert!(std::mem::size_of::<Page>() == 64);
+    assert!(std::mem::align_of::<Page>() == 64);
+};
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! page_flag {
+    ($test:ident, $set:ident, $clear:ident, $tset:ident, $tclear:ident, $bit:expr) => {
+        #[doc = concat!("Test `", stringify!($bit), "`.")]
+        #[inline(always)]
+        pub fn $test(&self) -> bool {
+            self.flags.load(Ordering::Relaxed) & $bit != 0
+        }
+        #[doc = concat!("Atomically set `", stringify!($bit), "`.")]
+        #[inline]
+        pub fn $set(&self) {
+            self.flags.fetch_or($bit, Ordering::Relaxed);
+        }
+        #[doc = concat!("Atomically clear `", stringify!($bit), "`.")]
+        #[inline]
+        pub fn $clear(&self) {
+            self.flags.fetch_and(!$bit, Ordering::Relaxed);
+        }
+        #[doc = concat!("Atomically set `", stringify!($bit), "`; true if it was already set.")]
+        #[inline]
+        pub fn $tset(&self) -> bool {
+            self.flags.fetch_or($bit, Ordering::AcqRel) & $bit != 0
+        }
+        #[doc = concat!("Atomically clear `", stringify!($bit), "`; true if it was set.")]
+        #[inline]
+        pub fn $tclear(&self) -> bool {
+            self.flags.fetch_and(!$bit, Ordering::AcqRel) & $bit != 0
+        }
+    };
+}
+
+macro_rules! page_type_ops {
+    ($test:ident, $set:ident, $clear:ident, $ty:expr) => {
+        #[doc = concat!("Is the page of type `", stringify!($ty), "`?")]
+        #[inline(always)]
+        pub fn $test(&self) -> bool {
+            self.mapcount.load(Ordering::Relaxed) == $ty.word()
+        }
+        #[doc = concat!("Give the page type `", stringify!($ty), "` (the page must be unmapped and untyped).")]
+        #[inline]
+        pub fn $set(&self) {
+            self.mapcount.store($ty.word(), Ordering::Relaxed);
+        }
+        #[doc = concat!("Remove page type `", stringify!($ty), "`.")]
+        #[inline]
+        pub fn $clear(&self) {
+            self.mapcount.store(0, Ordering::Relaxed);
+        }
+    };
+}
+
+impl Page {
+    /// A zeroed descriptor: refcount 0, no flags, unmapped, untyped.
+    pub fn new() -> Self {
+        Page {
+            flags: AtomicU64::new(0),
+            refcount: AtomicI32::new(0),
+            mapcount: AtomicU32::new(0),
+            private: plain::AtomicU64::new(0),
+            lru_next: plain::AtomicU32::new(0),
+            lru_prev: plain::AtomicU32::new(0),
+            compound_head: plain::AtomicU64::new(0),
+            compound_info: plain::AtomicU32::new(0),
+            entire_mapcount: AtomicI32::new(0),
+            pincount: AtomicI32::new(0),
+            index: plain::AtomicU32::new(0),
+            owner: plain::AtomicU64::new(0),
+        }
+    }
+
+    /// Reset every field to the zeroed state (used when a section's memmap is
+    /// re-initialized; the caller owns the whole section).
+    #[cfg_attr(not(feature = "shuttle"), allow(dead_code))]
+    pub(crate) fn reset(&self) {
+        self.flags.store(0, Ordering::Relaxed);
+        self.refcount.store(0, Ordering::Relaxed);
+        self.mapcount.store(0, Ordering::Relaxed);
+        self.private.store(0, Ordering::Relaxed);
+        self.lru_next.store(0, Ordering::Relaxed);
+        self.lru_prev.store(0, Ordering::Relaxed);
+        self.compound_head.store(0, Ordering::Relaxed);
+        self.compound_info.store(0, Ordering::Relaxed);
+        self.entire_mapcount.store(0, Ordering::Relaxed);
+        self.pincount.store(0, Ordering::Relaxed);
+        self.index.store(0, Ordering::Relaxed);
+        self.owner.store(0, Ordering::Relaxed);
+    }
+
+    /// The raw flags word.
+    #[inline(always)]
+    pub fn flags(&self) -> u64 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    page_flag!(PageLocked, SetPageLocked, ClearPageLocked, TestSetPageLocked, TestClearPageLocked, pg::PG_locked);
+    page_flag!(PageDirty, SetPageDirty, ClearPageDirty, TestSetPageDirty, TestClearPageDirty, pg::PG_dirty);
+    page_flag!(PageLRU, SetPageLRU, ClearPageLRU, TestSetPageLRU, TestClearPageLRU, pg::PG_lru);
+    page_flag!(PageHead, SetPageHead, ClearPageHead, TestSetPageHead, TestClearPageHead, pg::PG_head);
+    page_flag!(PagePrivate, SetPagePrivate, ClearPagePrivate, TestSetPagePrivate, TestClearPagePrivate, pg::PG_private);
+    page_flag!(PageReserved, SetPageReserved, ClearPageReserved, TestSetPageReserved, TestClearPageReserved, pg::PG_reserved);
+    page_flag!(PageSwapCache, SetPageSwapCache, ClearPageSwapCache, TestSetPageSwapCache, TestClearPageSwapCache, pg::PG_swapcache);
+    page_flag!(PageHWPoison, SetPageHWPoison, ClearPageHWPoison, TestSetPageHWPoison, TestClearPageHWPoison, pg::PG_hwpoison);
+    page_flag!(PageHasHWPoisoned, SetPageHasHWPoisoned, ClearPageHasHWPoisoned, TestSetPageHasHWPoisoned, TestClearPageHasHWPoisoned, pg::PG_has_hwpoisoned);
+
+    page_type_ops!(PageBuddy, __SetPageBuddy, __ClearPageBuddy, PageType::Buddy);
+    page_type_ops!(PageOffline, __SetPageOffline, __ClearPageOffline, PageType::Offline);
+    page_type_ops!(PageGuard, __SetPageGuard, __ClearPageGuard, PageType::Guard);
+    page_type_ops!(PageHugetlb, __SetPageHugetlb, __ClearPageHugetlb, PageType::Hugetlb);
+
+    /// The page type, if the mapcount word holds one.
+    #[inline]
+    pub fn page_type(&self) -> Option<PageType> {
+        let w = self.mapcount.load(Ordering::Relaxed);
+        if w >= PAGE_TYPE_BASE {
+            PageType::from_byte((w >> 24) as u8)
+        } else {
+            None
+        }
+    }
+
+    /// The raw mapcount/type word (`_mapcount + 1`, or a type in the top byte).
+    #[inline(always)]
+    pub fn mapcount_word(&self) -> u32 {
+        self.mapcount.load(Ordering::Relaxed)
+    }
+
+    /// `page_mapcount`: how many page tables map this page (0 for typed pages).
+    #[inline]
+    pub fn page_mapcount(&self) -> i32 {
+        let w = self.mapcount.load(Ordering::Relaxed);
+        if w >= PAGE_TYPE_BASE {
+            0
+        } else {
+            w as i32
+        }
+    }
+
+    /// `page_mapped`.
+    #[inline]
+    pub fn page_mapped(&self) -> bool {
+        self.page_mapcount() > 0
+    }
+
+    /// `page_mapcount_reset`: back to "unmapped, untyped".
+    #[inline]
+    pub fn page_mapcount_reset(&self) {
+        self.mapcount.store(0, Ordering::Relaxed);
+    }
+
+    /// `page_private`.
+    #[inline]
+    pub fn page_private(&self) -> u64 {
+        self.private.load(Ordering::Relaxed)
+    }
+
+    /// `set_page_private`.
+    #[inline]
+    pub fn set_page_private(&self, v: u64) {
+        self.private.store(v, Ordering::Relaxed);
+    }
+
+    /// `buddy_order`: the order of a PageBuddy head (valid under zone->lock).
+    #[inline]
+    pub fn buddy_order(&self) -> u32 {
+        self.private.load(Ordering::Relaxed) as u32
+    }
+
+    /// `PageHWPoisonTakenOff`: hwpoison took this free page off buddy.
+    #[inline]
+    pub fn PageHWPoisonTakenOff(&self) -> bool {
+        self.page_private() == crate::MAGIC_HWPOISON
+    }
+
+    /// `PageTail`.
+    #[inline]
+    pub fn PageTail(&self) -> bool {
+        self.compound_head.load(Ordering::Relaxed) & 1 != 0
+    }
+
+    /// `PageCompound`: head or tail of a compound page.
+    #[inline]
+    pub fn PageCompound(&self) -> bool {
+        self.PageHead() || self.PageTail()
+    }
+
+    /// For a tail page, the pfn of its head.
+    #[inline]
+    pub fn compound_head_pfn(&self) -> Option<Pfn> {
+        let w = self.compound_head.load(Ordering::Relaxed);
+        (w & 1 != 0).then_some(w >> 1)
+    }
+
+    /// For a compound head, its order (`compound_order`); 0 otherwise.
+    #[inline]
+    pub fn compound_order(&self) -> u32 {
+        if self.PageHead() {
+            self.compound_info.load(Ordering::Relaxed) & 0xff
+        } else {
+            0
+        }
+    }
+
+    /// The migratetype cached while the page sits on a pcp list
+    /// (`get_pcppage_migratetype`).
+    #[inline(always)]
+    pub fn pcp_migratetype(&self) -> u32 {
+        self.index.load(Ordering::Relaxed)
+    }
+
+    /// The owner tag (who allocated the page; used to verify contents).
+    #[inline]
+    pub fn owner(&self) -> u64 {
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    /// Set the owner tag.
+    #[inline]
+    pub fn set_owner(&self, tag: u64) {
+        self.owner.store(tag, Ordering::Relaxed);
+    }
+
+    /// Human-readable flag names.
+    pub fn flag_names(&self) -> String {
+        let f = self.flags();
+        let v: Vec<&str> = pg::NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+        v.join("|")
+    }
+
+    /// The kernel's `dump_page`: one line describing the descriptor.
+    pub fn dump(&self, pfn: Pfn) -> String {
+        let ty = match self.page_type() {
+            Some(t) => format!("{t:?}"),
+            None => format!("mapcount:{}", self.page_mapcount()),
+        };
+        let link = |v: u32| if v == NIL { "nil".to_string() } else { format!("{v:#x}") };
+        format!(
+            "pfn {pfn:#x}: refcount:{} {ty} private:{:#x} flags:[{}] lru:{}<->{} index:{} owner:{:#x}",
+            self.refcount.load(Ordering::Relaxed),
+            self.page_private(),
+            self.flag_names(),
+            link(self.lru_prev.load(Ordering::Relaxed)),
+            link(self.lru_next.load(Ordering::Relaxed)),
+            self.pcp_migratetype(),
+            self.owner(),
+        )
+    }
+}
+
+impl fmt::Debug for Page {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.dump(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeroed_descriptor_is_unmapped_untyped_free() {
+        let p = Page::new();
+        assert_eq!(p.page_mapcount(), 0);
+        assert!(p.page_type().is_none());
+        assert!(!p.PageBuddy() && !p.PageTail() && !p.PageHead());
+        assert_eq!(p.flags(), 0);
+    }
+
+    #[test]
+    fn page_type_excludes_mapcount() {
+        let p = Page::new();
+        p.__SetPageBuddy();
+        assert!(p.PageBuddy());
+        assert!(!p.PageOffline());
+        assert_eq!(p.page_type(), Some(PageType::Buddy));
+        assert_eq!(p.page_mapcount(), 0, "a typed page reports no mappings");
+        p.__ClearPageBuddy();
+        assert!(p.page_type().is_none());
+        p.__SetPageOffline();
+        assert!(p.PageOffline() && !p.PageBuddy());
+    }
+
+    #[test]
+    fn flag_ops_follow_kernel_semantics() {
+        let p = Page::new();
+        assert!(!p.TestSetPageHWPoison());
+        assert!(p.TestSetPageHWPoison());
+        assert!(p.PageHWPoison());
+        assert!(p.TestClearPageHWPoison());
+        assert!(!p.PageHWPoison());
+        p.SetPageLRU();
+        p.SetPageReserved();
+        assert_eq!(p.flag_names(), "lru|reserved");
+        p.ClearPageLRU();
+        assert!(!p.PageLRU() && p.PageReserved());
+    }
+
+    #[cfg(not(feature = "shuttle"))]
+    #[test]
+    fn descriptor_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Page>(), 64);
+        assert_eq!(std::mem::align_of::<Page>(), 64);
+    }
+}

@@ -1,0 +1,126 @@
+//! The free path: `put_page` → `free_pages_prepare` → `free_unref_page`
+//! (pcp) or `free_one_page` (buddy), with a compile-time place for checks
+//! and hooks.
+//!
+//! Design variants of the free path are types implementing [`FreePath`];
+//! every function on the path is generic over it, so each variant is its
+//! own monomorphized code and a benchmark measures the code, not a runtime
+//! switch. [`Landed`] is what the kernel does today: the only check is the
+//! `PageHWPoison` test on order-0 pages (A.3), which leaks a poisoned page
+//! instead of freeing it.
+//!
+//! Invariants: a page reaches a pcp list or buddy only with refcount 0, no
+//! mapping or page type, no PAGE_FLAGS_CHECK_AT_FREE flag, and (Landed) no
+//! PG_hwpoison on order 0 (H1). A page that fails the checks is not freed
+//! (the kernel's bad_page leaks it too) and the caller gets
+//! [`Error::BadPage`].
+//! Lock order: pcp lock → zone->lock, via [`super::pcp`].
+
+use super::pcp::{pcp_allowed_order, PerCpuPages};
+use super::zone::Zone;
+use crate::error::{Error, Result};
+use crate::memmap::Memmap;
+use crate::page::{pg, Page};
+use crate::pageblock::{MigrateType, MIGRATE_PCPTYPES};
+use crate::sync::atomic::Ordering;
+use crate::sync::plain;
+use crate::Pfn;
+
+/// A design of the free path: what `free_pages_prepare` checks first.
+pub trait FreePath: Send + Sync + 'static {
+    /// Name used in reports and benchmark ids.
+    const NAME: &'static str;
+    /// Runs first in `free_pages_prepare`; `false` keeps the page out of
+    /// pcp and buddy (it stays at refcount 0 on no list).
+    fn free_pages_prepare_check(page: &Page, order: u32) -> bool;
+}
+
+/// The landed kernel design: `if (PageHWPoison(page) && !order) return false`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Landed;
+
+impl FreePath for Landed {
+    const NAME: &'static str = "landed";
+    #[inline(always)]
+    fn free_pages_prepare_check(page: &Page, order: u32) -> bool {
+        !(order == 0 && page.PageHWPoison())
+    }
+}
+
+impl Zone {
+    /// `free_pages_prepare`: checks and clean-up before a block may be
+    /// cached or merged. `Ok(false)`: the design kept the page out.
+    #[inline(always)]
+    pub(crate) fn free_pages_prepare<F: FreePath>(&self, mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> Result<bool> {
+        if !F::free_pages_prepare_check(page, order) {
+            return Ok(false);
+        }
+        let flags = page.flags();
+        if flags & pg::PAGE_FLAGS_CHECK_AT_FREE != 0 {
+            return Err(Error::BadPage { pfn, reason: "freed with PAGE_FLAGS_CHECK_AT_FREE flags set" });
+        }
+        if page.mapcount_word() != 0 {
+            return Err(Error::BadPage { pfn, reason: "freed while mapped or with a page type" });
+        }
+        if page.PageTail() {
+            return Err(Error::BadPage { pfn, reason: "freeing a tail page" });
+        }
+        if order > 0 {
+            Self::free_tail_pages_prepare(mm, pfn, order)?;
+        }
+        if flags & (pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head) != 0 {
+            page.flags.fetch_and(!(pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head), Ordering::Relaxed);
+        }
+        page.owner.store(0, plain::Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Tail checks of a high-order free (`free_tail_pages_check`), and the
+    /// undoing of the compound state.
+    #[cold]
+    fn free_tail_pages_prepare(mm: &Memmap, pfn: Pfn, order: u32) -> Result<()> {
+        for t in pfn + 1..pfn + (1 << order) {
+            let tp = mm.pfn_to_page(t)?;
+            if tp.refcount.load(Ordering::Relaxed) != 0 || tp.mapcount_word() != 0 {
+                return Err(Error::BadPage { pfn: t, reason: "tail page in use at free" });
+            }
+        }
+        let head = mm.pfn_to_page(pfn)?;
+        head.compound_info.store(0, plain::Ordering::Relaxed);
+        for t in pfn + 1..pfn + (1 << order) {
+            mm.pfn_to_page(t)?.compound_head.store(0, plain::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// `free_unref_page` after prepare: to the pcp of the calling CPU, or to
+    /// buddy for orders the pcp does not cache and for isolated blocks.
+    #[inline(always)]
+    pub(crate) fn free_unref_page(&self, mm: &Memmap, pcp: &PerCpuPages, pfn: Pfn, page: &Page, order: u32) {
+        if !pcp_allowed_order(order) {
+            self.free_one_page(mm, pfn, order);
+            return;
+        }
+        let mut mt = super::buddy::block_mt(mm, pfn) as usize;
+        if mt >= MIGRATE_PCPTYPES {
+            if mt == MigrateType::Isolate as usize {
+                self.free_one_page(mm, pfn, order);
+                return;
+            }
+            mt = MigrateType::Movable as usize;
+        }
+        // `set_pcppage_migratetype`.
+        page.index.store(mt as u32, plain::Ordering::Relaxed);
+        let g = pcp.owner_lock();
+        self.free_unref_page_commit(mm, &g, pfn, order, mt);
+    }
+
+    /// `__free_pages`/`free_the_page` once the last reference is gone.
+    #[inline(always)]
+    pub(crate) fn free_the_page<F: FreePath>(&self, mm: &Memmap, pcp: &PerCpuPages, pfn: Pfn, page: &Page, order: u32) -> Result<()> {
+        if self.free_pages_prepare::<F>(mm, pfn, page, order)? {
+            self.free_unref_page(mm, pcp, pfn, page, order);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! The zone: buddy free areas, counters, and the per-CPU pagesets.
+//!
+//! Invariants (research/kernel.md A.23, checked by [`crate::check`]):
+//! * B4: `nr_free_pages` = Σ pages on non-isolate buddy lists;
+//!   `nr_free[order]` = number of blocks on all lists of that order.
+//! * `present_pages` = `managed_pages` = pages of online sections (no
+//!   reserved memory is modeled yet).
+//!
+//! Lock order: `pcp_batch_high_lock` → `pcpu_drain_mutex` → pcp lock →
+//! `lock` (zone->lock). The counters are written under `lock` and read
+//! without it (vmstat style).
+
+use super::list::ListHead;
+use super::pcp::PerCpuPages;
+use crate::pageblock::MIGRATE_TYPES;
+use crate::sync::plain::{AtomicI64, Ordering};
+use crate::sync::Mutex;
+use crate::NR_PAGE_ORDERS;
+
+/// `struct free_area` for every order, guarded by zone->lock.
+pub(crate) struct FreeArea {
+    /// `free_area[order].free_list[mt]`.
+    pub(crate) lists: [[ListHead; MIGRATE_TYPES]; NR_PAGE_ORDERS],
+    /// `free_area[order].nr_free`: blocks of this order on any list.
+    pub(crate) nr_free: [u64; NR_PAGE_ORDERS],
+    /// `zone->nr_isolate_pageblock`.
+    pub(crate) nr_isolate_pageblock: u64,
+}
+
+impl Default for FreeArea {
+    fn default() -> Self {
+        FreeArea {
+            lists: std::array::from_fn(|_| std::array::from_fn(|_| ListHead::default())),
+            nr_free: [0; NR_PAGE_ORDERS],
+            nr_isolate_pageblock: 0,
+        }
+    }
+}
+
+/// pcp high/batch as configured (`zone->pageset_high`, `pageset_batch`);
+/// guarded by `pcp_batch_high_lock`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PcpSettings {
+    pub(crate) high: u32,
+    pub(crate) batch: u32,
+}
+
+/// `struct zone` (one zone per system: ZONE_NORMAL).
+pub struct Zone {
+    /// zone->lock and what it guards.
+    pub(crate) lock: Mutex<FreeArea>,
+    /// `zone->per_cpu_pageset`, one per CPU slot.
+    pub(crate) pcp: Box<[PerCpuPages]>,
+    /// vmstat NR_FREE_PAGES.
+    pub(crate) nr_free_pages: AtomicI64,
+    pub(crate) managed_pages: AtomicI64,
+    pub(crate) present_pages: AtomicI64,
+    /// `pcp_batch_high_lock`: serializes pcp high/batch updates and
+    /// zone_pcp_disable ... zone_pcp_enable.
+    pub(crate) pcp_batch_high_lock: Mutex<PcpSettings>,
+    /// `pcpu_drain_mutex`: serializes drain_all_pages.
+    pub(crate) pcpu_drain_mutex: Mutex<()>,
+}
+
+/// A snapshot of the zone counters (lockless reads, vmstat style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneStats {
+    pub nr_free_pages: i64,
+    pub managed_pages: i64,
+    pub present_pages: i64,
+    /// Blocks per order on the buddy lists.
+    pub nr_free: [u64; NR_PAGE_ORDERS],
+    /// Pages cached on each CPU's pcp lists.
+    pub pcp_count: Vec<u32>,
+    pub nr_isolate_pageblock: u64,
+}
+
+impl ZoneStats {
+    /// Pages in buddy (all lists, isolate included) computed from nr_free.
+    pub fn buddy_pages(&self) -> u64 {
+        self.nr_free.iter().enumerate().map(|(o, n)| n << o).sum()
+    }
+    /// Pages on all pcp lists.
+    pub fn pcp_pages(&self) -> u64 {
+        self.pcp_count.iter().map(|&c| c as u64).sum()
+    }
+}
+
+impl Zone {
+    pub(crate) fn new(nr_cpus: usize, high: u32, batch: u32) -> Zone {
+        Zone {
+            lock: Mutex::new(FreeArea::default()),
+            pcp: (0..nr_cpus).map(|_| PerCpuPages::new(high, batch)).collect(),
+            nr_free_pages: AtomicI64::new(0),
+            managed_pages: AtomicI64::new(0),
+            present_pages: AtomicI64::new(0),
+            pcp_batch_high_lock: Mutex::new(PcpSettings { high, batch }),
+            pcpu_drain_mutex: Mutex::new(()),
+        }
+    }
+
+    /// Number of CPU slots.
+    pub fn nr_cpus(&self) -> usize {
+        self.pcp.len()
+    }
+
+    /// Counters snapshot. Takes zone->lock briefly for nr_free.
+    pub fn stats(&self) -> ZoneStats {
+        let (nr_free, iso) = {
+            let fa = self.lock.lock();
+            (fa.nr_free, fa.nr_isolate_pageblock)
+        };
+        ZoneStats {
+            nr_free_pages: self.nr_free_pages.load(Ordering::Relaxed),
+            managed_pages: self.managed_pages.load(Ordering::Relaxed),
+            present_pages: self.present_pages.load(Ordering::Relaxed),
+            nr_free,
+            pcp_count: self.pcp.iter().map(|p| p.count_hint()).collect(),
+            nr_isolate_pageblock: iso,
+        }
+    }
+
+    /// `__mod_zone_freepage_state` for non-isolate pages (under zone->lock).
+    #[inline]
+    pub(crate) fn mod_free_pages(&self, delta: i64) {
+        // Single writer under zone->lock: a load + store is enough and
+        // avoids a locked RMW.
+        let v = self.nr_free_pages.load(Ordering::Relaxed);
+        self.nr_free_pages.store(v + delta, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,97 @@
+//! Pageblocks (512 pages, 2 MiB) and their migratetypes.
+//!
+//! The migratetype of each pageblock is one byte in its section's slot (the
+//! kernel's `usemap` bits). It is read without locks on the free path
+//! (`get_pfnblock_migratetype`, a racy read the kernel also does) and written
+//! only under zone->lock.
+//!
+//! Invariants: a pageblock's migratetype is one of [`MigrateType`]; only
+//! isolation (issue: page_isolation) sets and clears `Isolate`.
+//! Lock order: writers hold zone->lock.
+
+use crate::error::Result;
+use crate::memmap::Memmap;
+use crate::sync::plain::Ordering;
+use crate::{Pfn, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
+
+/// `enum migratetype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum MigrateType {
+    Unmovable = 0,
+    Movable = 1,
+    Reclaimable = 2,
+    HighAtomic = 3,
+    Cma = 4,
+    Isolate = 5,
+}
+
+/// Migratetypes that have pcp lists (`MIGRATE_PCPTYPES`).
+pub const MIGRATE_PCPTYPES: usize = 3;
+/// Number of migratetypes (`MIGRATE_TYPES`).
+pub const MIGRATE_TYPES: usize = 6;
+
+impl MigrateType {
+    /// All migratetypes in index order.
+    pub const ALL: [MigrateType; MIGRATE_TYPES] = [
+        MigrateType::Unmovable,
+        MigrateType::Movable,
+        MigrateType::Reclaimable,
+        MigrateType::HighAtomic,
+        MigrateType::Cma,
+        MigrateType::Isolate,
+    ];
+
+    /// From the stored byte; unknown values read as Unmovable.
+    #[inline(always)]
+    pub fn from_u8(v: u8) -> MigrateType {
+        match v {
+            1 => MigrateType::Movable,
+            2 => MigrateType::Reclaimable,
+            3 => MigrateType::HighAtomic,
+            4 => MigrateType::Cma,
+            5 => MigrateType::Isolate,
+            _ => MigrateType::Unmovable,
+        }
+    }
+
+    /// `is_migrate_isolate`.
+    #[inline(always)]
+    pub fn is_isolate(self) -> bool {
+        self == MigrateType::Isolate
+    }
+
+    /// Kernel-style short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrateType::Unmovable => "Unmovable",
+            MigrateType::Movable => "Movable",
+            MigrateType::Reclaimable => "Reclaimable",
+            MigrateType::HighAtomic => "HighAtomic",
+            MigrateType::Cma => "CMA",
+            MigrateType::Isolate => "Isolate",
+        }
+    }
+}
+
+/// Index of the pageblock of `pfn` inside its section.
+#[inline(always)]
+fn block_index(pfn: Pfn) -> usize {
+    ((pfn & (PAGES_PER_SECTION - 1)) >> PAGEBLOCK_ORDER) as usize
+}
+
+/// `get_pfnblock_migratetype`: racy read of the block's migratetype.
+#[inline(always)]
+pub fn get_pageblock_migratetype(memmap: &Memmap, pfn: Pfn) -> Result<MigrateType> {
+    let slot = memmap.slot(pfn)?;
+    Ok(MigrateType::from_u8(slot.pageblock[block_index(pfn)].load(Ordering::Relaxed)))
+}
+
+/// `set_pageblock_migratetype`: caller holds zone->lock (or owns the
+/// section during online).
+#[inline]
+pub fn set_pageblock_migratetype(memmap: &Memmap, pfn: Pfn, mt: MigrateType) -> Result<()> {
+    let slot = memmap.slot(pfn)?;
+    slot.pageblock[block_index(pfn)].store(mt as u8, Ordering::Relaxed);
+    Ok(())
+}

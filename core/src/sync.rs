@@ -1,0 +1,194 @@
+//! The concurrency shim: every atomic, lock, barrier and thread spawn in the
+//! core goes through this module.
+//!
+//! * Default build: `std` atomics and mutexes, OS threads, and the
+//!   `membarrier(2)` system call for the asymmetric barrier of the pcp lock.
+//! * `--features shuttle`: the same names resolve to shuttle's types, so the
+//!   whole core runs as shuttle coroutines under a controlled scheduler
+//!   (see [`crate::sched`]). Page storage switches from mmap to vectors there,
+//!   because model atomics cannot live in raw mmap memory.
+//!
+//! Two kinds of atomics are exported:
+//! * [`atomic`]: *protocol* words, accessed without a lock by design (the
+//!   refcount, the flags word, the mapcount/type word, the pcp lock flags).
+//!   Under shuttle every access is a scheduling point.
+//! * [`plain`]: words that are only ever written under a lock (buddy order,
+//!   list links, counters). They are atomics only so that `&Page` is `Sync`
+//!   and a racy reader (the checker, a pfn walker) is not undefined
+//!   behaviour; all accesses use `Relaxed`, which compiles to plain moves.
+//!   Under shuttle they stay std atomics: they add no scheduling points,
+//!   because the lock that protects them already provides one.
+//!
+//! Invariants: none of its own. Lock order: none of its own.
+
+/// Protocol atomics (see the module doc).
+pub mod atomic {
+    #[cfg(feature = "shuttle")]
+    pub use shuttle::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
+    #[cfg(not(feature = "shuttle"))]
+    pub use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
+    pub use std::sync::atomic::Ordering;
+}
+
+/// Lock-protected words that are atomics only for `Sync` (see the module doc).
+pub mod plain {
+    pub use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
+}
+
+pub use std::sync::Arc;
+
+#[cfg(feature = "shuttle")]
+use shuttle::sync as imp;
+#[cfg(not(feature = "shuttle"))]
+use std::sync as imp;
+
+/// A sleeping lock (the kernel's `mutex` / `spinlock_t`, both modeled alike).
+///
+/// Poisoning is ignored: the kernel has no notion of it, and a panic while a
+/// lock is held is already a bug that the panic itself reports.
+#[derive(Debug, Default)]
+pub struct Mutex<T>(imp::Mutex<T>);
+
+/// Guard of a [`Mutex`].
+pub type MutexGuard<'a, T> = imp::MutexGuard<'a, T>;
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex.
+    pub fn new(v: T) -> Self {
+        Mutex(imp::Mutex::new(v))
+    }
+    /// Acquire the lock.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Try to acquire the lock without blocking.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(g) => Some(g),
+            Err(imp::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(imp::TryLockError::WouldBlock) => None,
+        }
+    }
+    /// Mutable access without locking (requires exclusive ownership).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Thread spawn and yield.
+pub mod thread {
+    #[cfg(feature = "shuttle")]
+    pub use shuttle::thread::{spawn, yield_now, JoinHandle};
+    #[cfg(not(feature = "shuttle"))]
+    pub use std::thread::{spawn, yield_now, JoinHandle};
+}
+
+/// One step of a busy-wait loop. Under shuttle a spin must yield, or the
+/// scheduler would never run the thread being waited for.
+#[inline]
+pub fn spin_wait(spins: &mut u32) {
+    #[cfg(feature = "shuttle")]
+    {
+        let _ = spins;
+        thread::yield_now();
+    }
+    #[cfg(not(feature = "shuttle"))]
+    {
+        *spins += 1;
+        if *spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// The cheap half of an asymmetric Dekker barrier, run on the fast path.
+///
+/// It only stops the compiler from moving the owner's flag store after its
+/// flag load; the CPU-level ordering is supplied by the remote side's
+/// [`asymmetric_heavy_barrier`], which forces a full barrier on every CPU
+/// that runs a thread of this process (membarrier(2) semantics: "as if each
+/// running thread executed a SeqCst fence"). Under shuttle every execution
+/// is sequentially consistent, so nothing is needed.
+#[inline(always)]
+pub fn asymmetric_light_barrier() {
+    std::sync::atomic::compiler_fence(atomic::Ordering::SeqCst);
+}
+
+/// The expensive half of the asymmetric barrier, run by the rare remote
+/// accessor (drain_all_pages, zone_pcp_disable, the checker).
+pub fn asymmetric_heavy_barrier() {
+    #[cfg(not(feature = "shuttle"))]
+    membarrier::heavy();
+    #[cfg(feature = "shuttle")]
+    atomic::fence(atomic::Ordering::SeqCst);
+}
+
+/// Make sure the heavy barrier is usable; called once when a system is built.
+pub fn init_barriers() -> crate::Result<()> {
+    #[cfg(not(feature = "shuttle"))]
+    return membarrier::init();
+    #[cfg(feature = "shuttle")]
+    Ok(())
+}
+
+#[cfg(not(feature = "shuttle"))]
+mod membarrier {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Once;
+
+    const CMD_QUERY: libc::c_int = 0;
+    const CMD_GLOBAL: libc::c_int = 1 << 0;
+    const CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+    const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+    /// 0: not probed, 1: private expedited, 2: global (slow, no registration), 3: none.
+    static MODE: AtomicU8 = AtomicU8::new(0);
+    static INIT: Once = Once::new();
+
+    fn sys(cmd: libc::c_int) -> libc::c_long {
+        // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches no
+        // user memory; any cmd the kernel does not know returns -EINVAL.
+        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_uint, 0 as libc::c_int) }
+    }
+
+    pub fn init() -> crate::Result<()> {
+        INIT.call_once(|| {
+            let supported = sys(CMD_QUERY);
+            let mode = if supported > 0
+                && supported & CMD_PRIVATE_EXPEDITED as libc::c_long != 0
+                && sys(CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+            {
+                1
+            } else if supported > 0 && supported & CMD_GLOBAL as libc::c_long != 0 {
+                2
+            } else {
+                3
+            };
+            MODE.store(mode, Ordering::Release);
+        });
+        match MODE.load(Ordering::Acquire) {
+            1 | 2 => Ok(()),
+            _ => Err(crate::Error::Os(
+                "membarrier(2) is not available: the lock-free pcp fast path needs it".into(),
+            )),
+        }
+    }
+
+    pub fn heavy() {
+        let cmd = match MODE.load(Ordering::Acquire) {
+            1 => CMD_PRIVATE_EXPEDITED,
+            2 => CMD_GLOBAL,
+            // init() refused to build a system without a barrier, so no pcp
+            // can exist; a SeqCst fence keeps this path at least sound for
+            // the caller's own accesses.
+            _ => {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                return;
+            }
+        };
+        let r = sys(cmd);
+        assert_eq!(r, 0, "membarrier({cmd}) failed after a successful probe");
+    }
+}
