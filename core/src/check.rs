@@ -17,6 +17,13 @@
 //! | R1 | no reference on a page inside a free block (a get that turned 0 into 1) |
 //! | R3 | no page left frozen: refcount 0 off every list (reported with A2) |
 //! | R4 | no negative refcount (a put on a free page / double free) |
+//! | I1 | nr_isolate_pageblock = number of ISOLATE pageblocks |
+//! | P5 (isolation) | no page of an ISOLATE pageblock on an enabled pcp list at a quiescent point |
+//! | M2 | vmemmap (altmap) pages are Reserved, refcount 1, never free |
+//! | M4 | altmap pages released exactly once (recorded at remove_memory) |
+//! | H5 | Σ per-block nr_hwpoison = num_poisoned_pages; an online block's count = its PG_hwpoison pages |
+//! | MG2 | every user mapping points at a page with refcount >= 1, mapcount 1, its owner tag, and (frame store) its bytes |
+//! | O1, M3, V4, ... | violations recorded by the paths themselves (BUG_ON/WARN sites) |
 //!
 //! The checker never panics on a corrupted state: list walks are bounded and
 //! every pfn is looked up fallibly.
@@ -270,6 +277,9 @@ impl<F: FreePath> System<F> {
                     if pfn & ((1 << order) - 1) != 0 {
                         w.report("P2", Some(pfn), format!("order-{order} pcp block not aligned"));
                     }
+                    if pcp.high() != 0 && get_pageblock_migratetype(mm, pfn) == Ok(MigrateType::Isolate) {
+                        w.report("P5", Some(pfn), format!("page of an isolated pageblock stays on {name}"));
+                    }
                     pages += 1 << order;
                     w.mark(pfn, order, Seen::Pcp);
                 }
@@ -285,14 +295,43 @@ impl<F: FreePath> System<F> {
 
         // Every pfn of every online section (A2, B2, R1, R3, R4).
         let mut online_pages = 0i64;
+        let mut expect_managed = 0i64;
+        let mut isolate_blocks = 0u64;
+        let mut poison_total = 0i64;
         for nr in 0..mm.max_sections() as u64 {
+            let blk = &self.blocks[nr as usize];
+            poison_total += blk.nr_hwpoison();
             if mm.section_state_nr(nr) != Ok(SectionState::Online) {
                 continue;
             }
             online_pages += PAGES_PER_SECTION as i64;
-            for pfn in nr * PAGES_PER_SECTION..(nr + 1) * PAGES_PER_SECTION {
+            let base = nr * PAGES_PER_SECTION;
+            let vm = blk.nr_vmemmap_pages() as u64;
+            expect_managed += (PAGES_PER_SECTION - vm) as i64;
+            let mut b = base;
+            while b < base + PAGES_PER_SECTION {
+                if get_pageblock_migratetype(mm, b) == Ok(MigrateType::Isolate) {
+                    isolate_blocks += 1;
+                }
+                b += PAGEBLOCK_NR_PAGES;
+            }
+            let mut flagged = 0i64;
+            for pfn in base..base + PAGES_PER_SECTION {
                 let Some(p) = w.page(pfn) else { continue };
                 let rc = page_count(p);
+                if p.PageHWPoison() {
+                    flagged += 1;
+                }
+                if p.PageOffline() {
+                    // Held by a balloon driver: not managed.
+                    expect_managed -= 1;
+                }
+                if pfn < base + vm {
+                    if !p.PageReserved() || rc != 1 || w.seen[pfn as usize] != Seen::None {
+                        w.report("M2", Some(pfn), format!("vmemmap page not Reserved/refcount 1/off the lists: {}", p.dump(pfn)));
+                    }
+                    continue;
+                }
                 match w.seen[pfn as usize] {
                     Seen::BuddyHead => {}
                     Seen::Pcp => {}
@@ -322,17 +361,33 @@ impl<F: FreePath> System<F> {
                     }
                 }
             }
+            if flagged != blk.nr_hwpoison() {
+                w.report("H5", Some(base), format!("block {nr} counts {} hwpoisoned pages but {flagged} carry PG_hwpoison", blk.nr_hwpoison()));
+            }
+        }
+        if isolate_blocks != fa.nr_isolate_pageblock {
+            w.report("I1", None, format!("nr_isolate_pageblock is {} but {isolate_blocks} pageblocks are ISOLATE", fa.nr_isolate_pageblock));
+        }
+        let np = self.num_poisoned_pages();
+        if np != poison_total {
+            w.report("H5", None, format!("num_poisoned_pages is {np} but the blocks count {poison_total}"));
         }
         let present = zone.present_pages.load(Ordering::Relaxed);
         let managed = zone.managed_pages.load(Ordering::Relaxed);
         if present != online_pages {
             w.report("A2", None, format!("present_pages is {present} but online sections hold {online_pages} pages"));
         }
-        if managed != online_pages {
-            w.report("A2", None, format!("managed_pages is {managed} but online sections hold {online_pages} pages"));
+        if managed != expect_managed {
+            w.report("A2", None, format!("managed_pages is {managed} but online sections manage {expect_managed} pages (less vmemmap and PageOffline)"));
         }
         drop(fa);
         drop(pcp_guards);
+        // User mappings (MG2): taken after the allocator locks are dropped,
+        // still under mem_hotplug_lock so sections cannot change.
+        w.check_user_mappings();
+        for v in self.runtime_violations.lock().iter() {
+            w.report(v.id, v.pfn, v.msg.clone());
+        }
         if w.dropped > 0 {
             let n = w.dropped;
             w.out.push(Violation { id: "A2", pfn: None, msg: format!("... and {n} more violations not listed") });
@@ -342,6 +397,26 @@ impl<F: FreePath> System<F> {
 }
 
 impl<F: FreePath> Walk<'_, F> {
+    /// MG2: every present pte maps a live page carrying its owner tag and
+    /// (with the frame store) its bytes.
+    fn check_user_mappings(&mut self) {
+        for (vpn, pfn) in self.sys.user_mappings() {
+            let Some(p) = self.page(pfn) else {
+                self.report("MG2", Some(pfn), format!("vpn {vpn} maps a pfn that is not online"));
+                continue;
+            };
+            if page_count(p) < 1 || p.page_mapcount() != 1 || p.PageBuddy() {
+                self.report("MG2", Some(pfn), format!("vpn {vpn} maps a page that is not in use: {}", p.dump(pfn)));
+                continue;
+            }
+            match self.sys.verify_user_page(vpn) {
+                Ok(Some(true)) | Ok(None) => {}
+                Ok(Some(false)) => self.report("MG2", Some(pfn), format!("vpn {vpn}: contents or owner tag lost")),
+                Err(e) => self.report("MG2", Some(pfn), format!("vpn {vpn}: {e}")),
+            }
+        }
+    }
+
     /// A page at refcount 0 on no list: legitimate only as a tail of a live
     /// compound page, a leaked hwpoison page (H2) or a PageOffline page.
     fn check_unlisted_zero(&mut self, pfn: Pfn, p: &Page) {

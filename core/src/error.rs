@@ -39,6 +39,16 @@ pub enum Error {
     CpuBusy { cpu: usize },
     /// A section operation that does not fit the section's current state.
     SectionState { section: u64, what: &'static str },
+    /// A request that does not fit the model (bad vpn, bad migratetype...).
+    BadRequest(String),
+    /// An access to a vpn whose page was poisoned and unmapped.
+    Sigbus { vpn: usize },
+    /// online refused: the block holds hwpoisoned pages (-EHWPOISON).
+    HwPoisoned { block: u64, pages: i64 },
+    /// A notifier refused a transition.
+    Notifier(String),
+    /// offline_pages failed and rolled back.
+    OfflineFailed { block: u64, reason: String },
     /// A configuration value that cannot describe a machine.
     BadConfig(String),
     /// The operating system refused a mapping or a barrier.
@@ -75,6 +85,13 @@ impl fmt::Display for Error {
             }
             Error::CpuBusy { cpu } => write!(f, "cpu {cpu}: slot already claimed by another context"),
             Error::SectionState { section, what } => write!(f, "section {section}: {what}"),
+            Error::BadRequest(s) => write!(f, "bad request: {s}"),
+            Error::Sigbus { vpn } => write!(f, "vpn {vpn}: SIGBUS (page was hwpoisoned)"),
+            Error::HwPoisoned { block, pages } => {
+                write!(f, "memory block {block}: {pages} hwpoisoned pages, cannot online (-EHWPOISON)")
+            }
+            Error::Notifier(s) => write!(f, "notifier refused: {s}"),
+            Error::OfflineFailed { block, reason } => write!(f, "offline of memory block {block} failed: {reason}"),
             Error::BadConfig(s) => write!(f, "bad configuration: {s}"),
             Error::Os(s) => write!(f, "operating system: {s}"),
         }

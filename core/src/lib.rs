@@ -11,18 +11,32 @@
 //! | [`memmap`] | `mm/sparse.c`: sections, `pfn_to_page`, `pfn_to_online_page` |
 //! | [`pageblock`] | `mm/page_alloc.c` pageblock flags and migratetypes |
 //! | [`page_alloc`] | `mm/page_alloc.c`: pcp lists in front of the buddy allocator |
+//! | [`page_isolation`] | `mm/page_isolation.c` |
+//! | [`memory_block`], [`memory_hotplug`], [`notifier`] | `drivers/base/memory.c`, `mm/memory_hotplug.c`, the memory notifier chain |
+//! | [`memory`], [`migrate`] | user mappings (page table, rmap) and `mm/migrate.c` |
+//! | [`hugetlb`] | `mm/hugetlb.c` |
+//! | [`design`] | design variants and historical-bug switches |
 //! | [`system`] | one simulated machine: memmap + zone + CPU slots |
 //! | [`check`] | the invariant checker (catalogue ids of research/kernel.md A.23) |
 //! | [`sync`] | the concurrency shim (std or shuttle) |
 //!
-//! Global lock order (kernel names, outermost first):
-//! `pcp_batch_high_lock` → `pcpu_drain_mutex` → `pcp->lock` → `zone->lock`.
+//! Global lock order (kernel names, outermost first): `device_hotplug_lock`
+//! → `mem_hotplug_lock` → `ptl` → `pcp_batch_high_lock` →
+//! `pcpu_drain_mutex` → `pcp->lock` → `zone->lock`.
 
 pub mod check;
+pub mod design;
 pub mod error;
+pub mod hugetlb;
 pub mod memmap;
+pub mod memory;
+pub mod memory_block;
+pub mod memory_hotplug;
+pub mod migrate;
+pub mod notifier;
 pub mod page;
 pub mod page_alloc;
+pub mod page_isolation;
 pub mod page_ref;
 pub mod pageblock;
 #[cfg(feature = "shuttle")]
@@ -30,6 +44,7 @@ pub mod sched;
 pub mod sync;
 pub mod system;
 
+pub use design::{Design, Switch};
 pub use error::{Error, Result};
 pub use page::Page;
 pub use page_alloc::{FreePath, Landed};

@@ -103,6 +103,15 @@ pub fn spin_wait(spins: &mut u32) {
     }
 }
 
+/// A preemption point at a place where the kernel has a race window (the
+/// list at the end of research/kernel.md part E). Under shuttle the
+/// scheduler may switch threads here; in the default build it is nothing.
+#[inline(always)]
+pub fn yield_point() {
+    #[cfg(feature = "shuttle")]
+    thread::yield_now();
+}
+
 /// The cheap half of an asymmetric Dekker barrier, run on the fast path.
 ///
 /// It only stops the compiler from moving the owner's flag store after its

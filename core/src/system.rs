@@ -7,21 +7,26 @@
 //! the pcp fast path skip locked instructions.
 //!
 //! Invariants: at most one [`Cpu`] per slot; only Online sections have
-//! pages in the zone; `present_pages`/`managed_pages` follow online_section.
+//! pages in the zone; `present_pages`/`managed_pages` follow block online/offline.
 //! Lock order: `memmap.hotplug` (mem_hotplug_lock) → `pcp_batch_high_lock`
 //! → `pcpu_drain_mutex` → pcp lock → zone->lock.
 
+use crate::check::Violation;
+use crate::design::Design;
 use crate::error::{Error, Result};
-use crate::memmap::{Memmap, SectionState};
+use crate::memmap::Memmap;
+use crate::memory::AddressSpace;
+use crate::memory_block::MemoryBlock;
+use crate::notifier::MemoryNotifier;
 use crate::page::Page;
 use crate::page_alloc::pcp::PerCpuPages;
 use crate::page_alloc::zone::{PcpSettings, ZoneStats};
 use crate::page_alloc::{FreePath, Landed, Zone};
 use crate::page_ref;
-use crate::pageblock::{set_pageblock_migratetype, MigrateType, MIGRATE_PCPTYPES};
+use crate::pageblock::{MigrateType, MIGRATE_PCPTYPES};
 use crate::sync::atomic::Ordering;
-use crate::sync::MutexGuard;
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES, PAGES_PER_SECTION, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH, SECTION_SIZE};
+use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::{Pfn, MAX_PAGE_ORDER, PAGES_PER_SECTION, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH, SECTION_SIZE};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
@@ -41,6 +46,13 @@ pub struct Config {
     pub pcp_batch: u32,
     /// Keep 4 KiB of contents per page.
     pub frame_store: bool,
+    /// Off-hot-path design switches (historical bugs); empty = landed.
+    pub design: Design,
+    /// Virtual pages of the user address space.
+    pub nr_vpages: usize,
+    /// Passes of offline_pages' migrate/test loop before it gives up (the
+    /// model of the signal that aborts a stuck offline).
+    pub offline_max_passes: u32,
 }
 
 impl Default for Config {
@@ -54,6 +66,9 @@ impl Default for Config {
             pcp_high: PCP_DEFAULT_HIGH,
             pcp_batch: PCP_DEFAULT_BATCH,
             frame_store: false,
+            design: Design::fixed(),
+            nr_vpages: 1 << 16,
+            offline_max_passes: 64,
         }
     }
 }
@@ -94,9 +109,18 @@ impl Config {
 
 /// A simulated machine with free-path design `F`.
 pub struct System<F: FreePath = Landed> {
-    memmap: Memmap,
-    zone: Zone,
-    cfg: Config,
+    pub(crate) memmap: Memmap,
+    pub(crate) zone: Zone,
+    pub(crate) cfg: Config,
+    pub(crate) blocks: Box<[MemoryBlock]>,
+    pub(crate) aspace: AddressSpace,
+    pub(crate) notifiers: Mutex<Vec<Arc<dyn MemoryNotifier>>>,
+    /// `device_hotplug_lock`: serializes block online/offline/add/remove.
+    pub(crate) device_hotplug_lock: Mutex<()>,
+    /// Violations detected at run time (BUG_ON/WARN sites).
+    pub(crate) runtime_violations: Mutex<Vec<Violation>>,
+    /// `num_poisoned_pages`.
+    pub(crate) num_poisoned_pages: crate::sync::plain::AtomicI64,
     _f: PhantomData<F>,
 }
 
@@ -108,12 +132,18 @@ impl<F: FreePath> System<F> {
         let sys = System {
             memmap: Memmap::new(cfg.max_sections, cfg.frame_store),
             zone: Zone::new(cfg.nr_cpus, cfg.pcp_high, cfg.pcp_batch),
+            blocks: (0..cfg.max_sections).map(|_| MemoryBlock::default()).collect(),
+            aspace: AddressSpace::new(cfg.nr_vpages),
+            notifiers: Mutex::new(Vec::new()),
+            device_hotplug_lock: Mutex::new(()),
+            runtime_violations: Mutex::new(Vec::new()),
+            num_poisoned_pages: crate::sync::plain::AtomicI64::new(0),
             cfg,
             _f: PhantomData,
         };
         for nr in 0..sys.cfg.boot_sections() {
-            sys.add_memory_section(nr)?;
-            sys.online_section(nr)?;
+            sys.add_memory(nr, false)?;
+            sys.online_memory_block(nr)?;
         }
         Ok(sys)
     }
@@ -131,6 +161,16 @@ impl<F: FreePath> System<F> {
     /// The zone.
     pub fn zone(&self) -> &Zone {
         &self.zone
+    }
+
+    /// The off-hot-path design in force.
+    pub fn design(&self) -> &Design {
+        &self.cfg.design
+    }
+
+    /// `num_poisoned_pages`.
+    pub fn num_poisoned_pages(&self) -> i64 {
+        self.num_poisoned_pages.load(crate::sync::plain::Ordering::Relaxed)
     }
 
     /// Name of the free-path design.
@@ -159,49 +199,6 @@ impl<F: FreePath> System<F> {
         Ok(Cpu { sys: self, pcp, id, _not_sync: PhantomData })
     }
 
-    /// `add_memory` of one section: memmap present, memory still offline.
-    pub fn add_memory_section(&self, nr: u64) -> Result<()> {
-        let _h = self.memmap.hotplug.lock();
-        self.memmap.add_section(nr)
-    }
-
-    /// `online_pages` of one whole section: pageblocks Movable, every
-    /// order-MAX block to buddy, counters up.
-    pub fn online_section(&self, nr: u64) -> Result<()> {
-        let _h = self.memmap.hotplug.lock();
-        let start = nr * PAGES_PER_SECTION;
-        match self.memmap.section_state(start)? {
-            SectionState::Present => {}
-            SectionState::Online => return Err(Error::SectionState { section: nr, what: "online: already online" }),
-            SectionState::Absent => return Err(Error::SectionState { section: nr, what: "online: not present" }),
-        }
-        let end = start + PAGES_PER_SECTION;
-        let mut b = start;
-        while b < end {
-            set_pageblock_migratetype(&self.memmap, b, MigrateType::Movable)?;
-            b += PAGEBLOCK_NR_PAGES;
-        }
-        self.memmap.set_section_state(start, SectionState::Online)?;
-        {
-            let mut fa = self.zone.lock.lock();
-            let step = 1u64 << MAX_PAGE_ORDER;
-            let mut pfn = start;
-            while pfn < end {
-                self.zone.__free_one_page(&self.memmap, &mut fa, pfn, MAX_PAGE_ORDER, MigrateType::Movable, true);
-                pfn += step;
-            }
-        }
-        self.zone.managed_pages.fetch_add(PAGES_PER_SECTION as i64, crate::sync::plain::Ordering::Relaxed);
-        self.zone.present_pages.fetch_add(PAGES_PER_SECTION as i64, crate::sync::plain::Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// `remove_memory` of one offline section: its memmap goes away.
-    pub fn remove_memory_section(&self, nr: u64) -> Result<()> {
-        let _h = self.memmap.hotplug.lock();
-        self.memmap.remove_section(nr)
-    }
-
     /// `drain_all_pages`: return every CPU's pcp pages to buddy, from any
     /// thread.
     pub fn drain_all_pages(&self) {
@@ -224,7 +221,7 @@ impl<F: FreePath> System<F> {
             return Err(Error::BadOrder { pfn: 0, order });
         }
         if mt as usize >= MIGRATE_PCPTYPES {
-            return Err(Error::BadConfig(format!("cannot allocate from migratetype {}", mt.name())));
+            return Err(Error::BadRequest(format!("cannot allocate from migratetype {}", mt.name())));
         }
         let pfn = self.zone.rmqueue(&self.memmap, pcp, order, mt).ok_or(Error::NoMemory { order })?;
         self.zone.prep_new_page(&self.memmap, pfn, order)?;
@@ -296,6 +293,10 @@ impl<'s, F: FreePath> Cpu<'s, F> {
             page = mm.pfn_to_page(h)?;
         }
         if page_ref::put_page_testzero(page, head)? {
+            // __folio_put → page_cache_release: off the LRU before freeing.
+            if page.PageLRU() {
+                page.ClearPageLRU();
+            }
             let order = page.compound_order();
             self.sys.zone.free_the_page::<F>(mm, self.pcp, head, page, order)?;
         }

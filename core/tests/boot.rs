@@ -1,6 +1,9 @@
 //! A 1 GiB machine boots fast and its memmap costs memory in proportion to
 //! what is touched, not to its size.
 
+// Std-only: shuttle primitives need a shuttle execution (see shuttle_*.rs).
+#![cfg(not(feature = "shuttle"))]
+
 use pagelab::{Config, Landed, System, PAGES_PER_SECTION};
 use std::time::Instant;
 

@@ -5,6 +5,9 @@
 //!
 //! Duration: `PAGELAB_STRESS_MS` (default 3000).
 
+// Std-only: shuttle primitives need a shuttle execution (see shuttle_*.rs).
+#![cfg(not(feature = "shuttle"))]
+
 use pagelab::{Config, Landed, MigrateType, System, SECTION_SIZE};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,6 +32,7 @@ fn threads_alloc_free_speculate_and_drain_then_checker_is_clean() {
         pcp_high: 252,
         pcp_batch: 63,
         frame_store: false,
+        ..Config::default()
     })
     .unwrap();
     let max_pfn = sys.memmap().max_pfn();

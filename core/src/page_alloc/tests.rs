@@ -218,14 +218,14 @@ fn memory_runs_out_cleanly_and_comes_back() {
 #[test]
 fn hot_add_online_and_remove_sections() {
     let s = sys(1, 1);
-    s.add_memory_section(1).unwrap();
+    s.add_memory(1, false).unwrap();
     assert_eq!(s.stats().managed_pages, PAGES_PER_SECTION as i64, "added but offline");
     assert_clean(&s);
-    s.online_section(1).unwrap();
+    s.online_memory_block(1).unwrap();
     assert_eq!(s.stats().nr_free_pages, 2 * PAGES_PER_SECTION as i64);
-    assert!(s.remove_memory_section(1).is_err(), "online sections cannot be removed");
-    s.add_memory_section(2).unwrap();
-    s.remove_memory_section(2).unwrap();
+    assert!(s.remove_memory(1).is_err(), "online sections cannot be removed");
+    s.add_memory(2, false).unwrap();
+    s.remove_memory(2).unwrap();
     assert!(s.pfn_to_page(2 * PAGES_PER_SECTION).is_err());
     assert_clean(&s);
 }

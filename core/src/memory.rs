@@ -1,0 +1,141 @@
+//! User memory (`mm/memory.c`, `mm/rmap.c` in miniature): one address space
+//! of `nr_vpages` virtual pages whose page table maps them to movable,
+//! LRU pages. It is what makes pages *movable*: migration and hwpoison find
+//! a page's mapping through the reverse map and rewrite it.
+//!
+//! Reverse map: a mapped page's `owner` tag is [`USER_TAG`] | vpn, so a pfn
+//! leads to its one page-table entry (anonymous, not shared). With the
+//! frame store on, a fault writes the pattern of its owner tag into the
+//! frame, and [`System::verify_user_page`] proves that every migration kept
+//! the bytes (the "contents preserved" invariant).
+//!
+//! Invariants:
+//! * a present pte maps a page with refcount >= 1 (the mapping's
+//!   reference), mapcount 1, PG_lru (unless isolated), owner = its vpn tag;
+//! * a poisoned pte (after memory_failure unmapped the page) makes the next
+//!   access fail with SIGBUS.
+//! Lock order: `ptl` (the page-table lock) → pcp lock → zone->lock. Frames
+//! of mapped pages are only read or written under `ptl`.
+
+use crate::error::{Error, Result};
+use crate::page_alloc::FreePath;
+use crate::pageblock::MigrateType;
+use crate::sync::plain::Ordering;
+use crate::sync::Mutex;
+use crate::system::{Cpu, System};
+use crate::Pfn;
+
+/// Owner tags of user pages have this bit set; the low bits are the vpn.
+pub const USER_TAG: u64 = 1 << 62;
+
+/// A page-table entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pte {
+    None,
+    Present(Pfn),
+    /// The page was poisoned and unmapped: the next access gets SIGBUS.
+    HwPoison,
+}
+
+/// The page table (`mm_struct` with its one `ptl`).
+pub struct AddressSpace {
+    pub(crate) ptl: Mutex<Vec<Pte>>,
+}
+
+impl AddressSpace {
+    pub(crate) fn new(nr_vpages: usize) -> AddressSpace {
+        AddressSpace { ptl: Mutex::new(vec![Pte::None; nr_vpages]) }
+    }
+}
+
+/// The vpn of a user page's owner tag.
+#[inline]
+pub fn owner_vpn(owner: u64) -> Option<usize> {
+    (owner & USER_TAG != 0).then_some((owner & !USER_TAG) as usize)
+}
+
+impl<F: FreePath> System<F> {
+    /// Number of virtual pages.
+    pub fn nr_vpages(&self) -> usize {
+        self.aspace.ptl.lock().len()
+    }
+
+    /// The pte of `vpn`.
+    pub fn pte(&self, vpn: usize) -> Result<Pte> {
+        let pt = self.aspace.ptl.lock();
+        pt.get(vpn).copied().ok_or(Error::BadRequest(format!("vpn {vpn} is beyond the address space ({} pages)", pt.len())))
+    }
+
+    /// Every present mapping (vpn, pfn).
+    pub fn user_mappings(&self) -> Vec<(usize, Pfn)> {
+        let pt = self.aspace.ptl.lock();
+        pt.iter()
+            .enumerate()
+            .filter_map(|(v, p)| if let Pte::Present(pfn) = p { Some((v, *pfn)) } else { None })
+            .collect()
+    }
+
+    /// Is the user page at `vpn` intact? Ok(None) when not mapped; with the
+    /// frame store off only the rmap is checked.
+    pub fn verify_user_page(&self, vpn: usize) -> Result<Option<bool>> {
+        let pt = self.aspace.ptl.lock();
+        let Some(&pte) = pt.get(vpn) else { return Err(Error::BadRequest(format!("vpn {vpn} out of range"))) };
+        let Pte::Present(pfn) = pte else { return Ok(None) };
+        let p = self.memmap.pfn_to_page(pfn)?;
+        let tag = USER_TAG | vpn as u64;
+        if p.owner() != tag {
+            return Ok(Some(false));
+        }
+        if !self.memmap.has_frame_store() {
+            return Ok(Some(true));
+        }
+        // SAFETY: the page is mapped by this pte and `ptl` is held: nobody
+        // migrates, unmaps or frees it, and user frames are only accessed
+        // under `ptl`.
+        Ok(Some(unsafe { self.memmap.frame_verify_pattern(pfn, tag)? }.is_none()))
+    }
+}
+
+impl<F: FreePath> Cpu<'_, F> {
+    /// Page fault on `vpn` (`do_anonymous_page`): map a fresh movable page,
+    /// fill it, put it on the LRU. Returns the pfn now mapped.
+    pub fn fault(&self, vpn: usize) -> Result<Pfn> {
+        let sys = self.system();
+        let mut pt = sys.aspace.ptl.lock();
+        let len = pt.len();
+        let pte = pt.get_mut(vpn).ok_or(Error::BadRequest(format!("vpn {vpn} is beyond the address space ({len} pages)")))?;
+        match *pte {
+            Pte::Present(pfn) => return Ok(pfn),
+            Pte::HwPoison => return Err(Error::Sigbus { vpn }),
+            Pte::None => {}
+        }
+        let pfn = self.alloc_pages(0, MigrateType::Movable)?;
+        let page = sys.memmap.pfn_to_page(pfn)?;
+        let tag = USER_TAG | vpn as u64;
+        page.set_owner(tag);
+        if sys.memmap.has_frame_store() {
+            // SAFETY: freshly allocated, refcount 1 held by us, not yet
+            // mapped: no one else can reach the frame.
+            unsafe { sys.memmap.frame_write_pattern(pfn, tag)? };
+        }
+        page.mapcount.store(1, Ordering::Relaxed);
+        page.SetPageLRU();
+        *pte = Pte::Present(pfn);
+        Ok(pfn)
+    }
+
+    /// Unmap `vpn` (`zap_pte_range`): drop the mapping and its reference.
+    pub fn unmap(&self, vpn: usize) -> Result<Option<Pfn>> {
+        let sys = self.system();
+        let mut pt = sys.aspace.ptl.lock();
+        let len = pt.len();
+        let pte = pt.get_mut(vpn).ok_or(Error::BadRequest(format!("vpn {vpn} is beyond the address space ({len} pages)")))?;
+        let old = std::mem::replace(pte, Pte::None);
+        let Pte::Present(pfn) = old else { return Ok(None) };
+        let page = sys.memmap.pfn_to_page(pfn)?;
+        page.mapcount.store(0, Ordering::Relaxed);
+        drop(pt);
+        self.put_page(pfn)?;
+        Ok(Some(pfn))
+    }
+}
