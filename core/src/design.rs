@@ -101,6 +101,15 @@ switches! {
     BulkFreeUncapped = "bulk_free_uncapped",
 }
 
+/// The hot-path designs (types implementing [`crate::FreePath`]): name and
+/// what they change on the final put.
+pub const FREE_PATHS: &[(&str, &str)] = &[
+    ("landed", "PageHWPoison test on order-0 frees; PageOffline pages keep a driver reference"),
+    ("rfc_pageoffline_hook", "seed 000 RFC: put_page refuses to free PageOffline pages (extra test, same cache line)"),
+    ("no_hwpoison_check", "pre-5.10: no PageHWPoison test at free"),
+    ("side_bitmap_hook", "a hook that reads a per-pfn bitmap on another cache line"),
+];
+
 impl Switch {
     /// Look a switch up by name.
     pub fn from_name(s: &str) -> Option<Switch> {

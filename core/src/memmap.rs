@@ -73,6 +73,10 @@ pub(crate) struct SectionSlot {
     state: AtomicU8,
     /// Pageblock migratetypes (the kernel's `usemap`), one byte per block.
     pub(crate) pageblock: [AtomicU8; PAGEBLOCKS_PER_SECTION],
+    /// A per-pfn bit kept outside the descriptors (one bit per page, 4 KiB
+    /// per section, allocated with the slot): what a hook that "checks a
+    /// bitmap on another cache line" reads. Bit set = page is special.
+    pub(crate) side_bitmap: Box<[std::sync::atomic::AtomicU64]>,
 }
 
 #[derive(Default)]
@@ -111,6 +115,7 @@ impl Memmap {
                 frames: AtomicPtr::new(std::ptr::null_mut()),
                 state: AtomicU8::new(SectionState::Absent as u8),
                 pageblock: std::array::from_fn(|_| AtomicU8::new(0)),
+                side_bitmap: (0..PAGES_PER_SECTION / 64).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
             })
             .collect();
         let mut backing = Backing::default();
@@ -279,6 +284,30 @@ impl Memmap {
             // page of a removed section is owned by anyone.
             unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) }
                 .map_err(|e| Error::Os(format!("madvise(DONTNEED) frames of section {nr}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Test the side-bitmap bit of `pfn` (false for an unknown pfn).
+    #[inline(always)]
+    pub fn side_bit(&self, pfn: Pfn) -> bool {
+        match self.slot(pfn) {
+            Ok(s) => {
+                let i = (pfn & SECTION_MASK) as usize;
+                s.side_bitmap[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Set or clear the side-bitmap bit of `pfn`.
+    pub fn set_side_bit(&self, pfn: Pfn, on: bool) -> Result<()> {
+        let s = self.slot(pfn)?;
+        let i = (pfn & SECTION_MASK) as usize;
+        if on {
+            s.side_bitmap[i / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+        } else {
+            s.side_bitmap[i / 64].fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
         }
         Ok(())
     }

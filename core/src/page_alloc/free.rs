@@ -32,18 +32,62 @@ pub trait FreePath: Send + Sync + 'static {
     const NAME: &'static str;
     /// Runs first in `free_pages_prepare`; `false` keeps the page out of
     /// pcp and buddy (it stays at refcount 0 on no list).
-    fn free_pages_prepare_check(page: &Page, order: u32) -> bool;
+    fn free_pages_prepare_check(mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> bool;
 }
 
-/// The landed kernel design: `if (PageHWPoison(page) && !order) return false`.
+/// The landed kernel design: `if (PageHWPoison(page) && !order) return false`
+/// (the driver keeps its reference on PageOffline pages, so put_page has no
+/// hook for them).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Landed;
 
 impl FreePath for Landed {
     const NAME: &'static str = "landed";
     #[inline(always)]
-    fn free_pages_prepare_check(page: &Page, order: u32) -> bool {
+    fn free_pages_prepare_check(_: &Memmap, _: Pfn, page: &Page, order: u32) -> bool {
         !(order == 0 && page.PageHWPoison())
+    }
+}
+
+/// Seed 000 (RFC v3 6/9): PageOffline pages live at refcount 0 and the put
+/// path gets a hook that refuses to free them — one more test of the
+/// descriptor's own cache line on every final put.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RfcOfflineHook;
+
+impl FreePath for RfcOfflineHook {
+    const NAME: &'static str = "rfc_pageoffline_hook";
+    #[inline(always)]
+    fn free_pages_prepare_check(_: &Memmap, _: Pfn, page: &Page, order: u32) -> bool {
+        !page.PageOffline() && !(order == 0 && page.PageHWPoison())
+    }
+}
+
+/// Pre-5.10 free path (seed 001's "before"): no PageHWPoison test at free;
+/// a poisoned page goes to pcp/buddy and only an allocation-time check (or
+/// nothing) stands between it and its next user.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHwpoisonCheck;
+
+impl FreePath for NoHwpoisonCheck {
+    const NAME: &'static str = "no_hwpoison_check";
+    #[inline(always)]
+    fn free_pages_prepare_check(_: &Memmap, _: Pfn, _: &Page, _: u32) -> bool {
+        true
+    }
+}
+
+/// A hook that looks the page up in a bitmap outside the descriptor (a
+/// second cache line per free), as a design keeping "offline" or "poisoned"
+/// state in a side table instead of page flags would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SideBitmapHook;
+
+impl FreePath for SideBitmapHook {
+    const NAME: &'static str = "side_bitmap_hook";
+    #[inline(always)]
+    fn free_pages_prepare_check(mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> bool {
+        !mm.side_bit(pfn) && !(order == 0 && page.PageHWPoison())
     }
 }
 
@@ -52,7 +96,7 @@ impl Zone {
     /// cached or merged. `Ok(false)`: the design kept the page out.
     #[inline(always)]
     pub(crate) fn free_pages_prepare<F: FreePath>(&self, mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> Result<bool> {
-        if !F::free_pages_prepare_check(page, order) {
+        if !F::free_pages_prepare_check(mm, pfn, page, order) {
             return Ok(false);
         }
         let flags = page.flags();
