@@ -67,11 +67,6 @@ switches! {
     OfflineDrainOnce = "offline_drain_once",
     /// C2: drain_pages_zone reads pcp->count outside the pcp lock.
     DrainRacyCount = "drain_racy_count",
-    /// C4: the free path does not re-read the pageblock migratetype under
-    /// zone->lock.
-    FreeMtNoRecheck = "free_mt_no_recheck",
-    /// C4-merge: buddy merging ignores the isolate boundary.
-    MergeAcrossIsolate = "merge_across_isolate",
     /// C6: dissolve takes a refcount-0 hugetlb folio that is not yet on the
     /// freelist (no hugetlb_freed check).
     DissolveNoFreedCheck = "dissolve_no_freed_check",
@@ -108,6 +103,8 @@ pub const FREE_PATHS: &[(&str, &str)] = &[
     ("rfc_pageoffline_hook", "seed 000 RFC: put_page refuses to free PageOffline pages (extra test, same cache line)"),
     ("no_hwpoison_check", "pre-5.10: no PageHWPoison test at free"),
     ("side_bitmap_hook", "a hook that reads a per-pfn bitmap on another cache line"),
+    ("free_mt_no_recheck", "C4: no re-read of the pageblock migratetype under zone->lock"),
+    ("merge_across_isolate", "C4-merge: buddy merging ignores the isolate boundary"),
 ];
 
 impl Switch {

@@ -47,7 +47,7 @@ pub mod system;
 pub use design::{Design, Switch};
 pub use error::{Error, Result};
 pub use page::Page;
-pub use page_alloc::{FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
+pub use page_alloc::{FreeMtNoRecheck, FreePath, Landed, MergeAcrossIsolate, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
 pub use pageblock::MigrateType;
 pub use system::{Config, Cpu, System};
 

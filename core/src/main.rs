@@ -7,8 +7,9 @@
 //!
 //! Exit status: 0 success (a clean run), 1 the run found a problem
 //! (a violation, an unaccounted page, an error from the model), 2 bad usage
-//! (unknown flag, bad size). Every error is one `pagelab: <message>` line on
-//! stderr; a panic is reported the same way, without a backtrace.
+//! (unknown flag, bad size), 101 an internal error. Every error is one
+//! `pagelab: <message>` line on stderr; a panic is reported the same way
+//! (`pagelab: internal error: ...`, exit 101), without a backtrace.
 //!
 //! The CLI code lives in `bin_support/`, outside the library's module tree.
 
@@ -38,7 +39,7 @@ pub(crate) const EXIT_USAGE: u8 = 2;
     after_help = "SIZE is a byte count with an optional binary suffix K, M, G or T (1G = 1024M), \
                   a positive multiple of the 128M memory section.\n\n\
                   Exit status: 0 clean run, 1 a violation, an unaccounted page or an error \
-                  from the model, 2 bad usage."
+                  from the model, 2 bad usage, 101 an internal error (a panic, reported in one line)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -93,7 +94,9 @@ fn main() -> ExitCode {
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
                     ExitCode::from(e.exit_code().clamp(0, 255) as u8)
                 }

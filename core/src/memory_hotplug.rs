@@ -79,7 +79,7 @@ impl<F: FreePath> NotifyCtx for System<F> {
         if p.PageBuddy() || page_count(p) != 0 {
             return Err(Error::BadPage { pfn, reason: "free_to_buddy of a page that is not exclusively owned" });
         }
-        self.zone.free_one_page(&self.memmap, pfn, order);
+        self.zone.free_one_page::<F>(&self.memmap, pfn, order);
         Ok(())
     }
     fn adjust_managed_page_count(&self, delta: i64) {

@@ -299,6 +299,106 @@ impl Drop for RecordingScheduler {
     }
 }
 
+/// The label of the preemption point the running task just reached
+/// (set by [`crate::sync::preempt_point`], read once by the scheduler).
+static LAST_LABEL: StdMutex<Option<&'static str>> = StdMutex::new(None);
+
+/// Called by [`crate::sync::preempt_point`] right before it yields.
+pub fn note_label(label: &'static str) {
+    *LAST_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = Some(label);
+}
+
+fn take_label() -> Option<&'static str> {
+    LAST_LABEL.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// One written-out preemption: when task `task` reaches its `nth` (1-based)
+/// pass through the preemption point `label`, switch to task `then`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preempt {
+    pub task: usize,
+    pub label: &'static str,
+    pub nth: u32,
+    pub then: usize,
+}
+
+/// A scheduler for hand-written race schedules: tasks run without
+/// preemption (the current task keeps running through named preemption
+/// points; a blocked or finished task hands over to the lowest-id runnable
+/// one; a spin-wait yields to the next task) except at the listed
+/// [`Preempt`]s, taken in order. A race then reads as its explanation:
+/// "preempt T1 at its 1st `free_unref_page:mt_read`, run T0".
+#[derive(Debug)]
+pub struct PreemptScheduler {
+    plan: Vec<Preempt>,
+    next: usize,
+    seen: std::collections::HashMap<(usize, &'static str), u32>,
+    started: bool,
+    taken: Arc<StdMutex<usize>>,
+}
+
+impl PreemptScheduler {
+    /// A scheduler following `plan`.
+    pub fn new(plan: Vec<Preempt>) -> Self {
+        PreemptScheduler { plan, next: 0, seen: Default::default(), started: false, taken: Arc::new(StdMutex::new(0)) }
+    }
+
+    /// After the run: how many planned preemptions were taken (a plan whose
+    /// preemptions were not all taken did not produce the intended race).
+    pub fn taken_handle(&self) -> Arc<StdMutex<usize>> {
+        self.taken.clone()
+    }
+}
+
+impl Scheduler for PreemptScheduler {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.started {
+            return None;
+        }
+        self.started = true;
+        let _ = take_label();
+        Some(Schedule::new(0))
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        let label = take_label();
+        if let (Some(cur), Some(label)) = (current, label) {
+            let cur_id = usize::from(cur);
+            let n = self.seen.entry((cur_id, label)).or_insert(0);
+            *n += 1;
+            let n = *n;
+            if let Some(p) = self.plan.get(self.next) {
+                if p.task == cur_id && p.label == label && p.nth == n {
+                    if let Some(t) = runnable.iter().find(|t| usize::from(t.id()) == p.then) {
+                        self.next += 1;
+                        *self.taken.lock().unwrap_or_else(|e| e.into_inner()) = self.next;
+                        return Some(t.id());
+                    }
+                }
+            }
+            // A named point that is not in the plan: no preemption.
+            if runnable.iter().any(|t| t.id() == cur) {
+                return Some(cur);
+            }
+        }
+        Some(no_preemption(runnable, current, is_yielding))
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+}
+
+/// Run `f` once under a [`PreemptScheduler`]; returns how many of the
+/// planned preemptions were taken.
+pub fn run_preempt(plan: Vec<Preempt>, f: impl Fn() + Send + Sync + 'static) -> usize {
+    let s = PreemptScheduler::new(plan);
+    let h = s.taken_handle();
+    run_with(s, f);
+    let n = *h.lock().unwrap_or_else(|e| e.into_inner());
+    n
+}
+
 /// The shuttle configuration used by [`run_with`]: shuttle's defaults
 /// (1,000,000-step bound), with 1 MiB task stacks (debug builds of the
 /// checker need more than shuttle's 60 KiB) and the "only SeqCst is modeled"

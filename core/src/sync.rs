@@ -112,6 +112,21 @@ pub fn yield_point() {
     thread::yield_now();
 }
 
+/// A *named* preemption point: like [`yield_point`], and the name is what
+/// a schedule refers to ("preempt the thread at its 2nd
+/// `free_unref_page:mt_read`"). Compiled out of the default build, so it
+/// may sit on the hot path.
+#[inline(always)]
+pub fn preempt_point(label: &'static str) {
+    #[cfg(feature = "shuttle")]
+    {
+        crate::sched::note_label(label);
+        thread::yield_now();
+    }
+    #[cfg(not(feature = "shuttle"))]
+    let _ = label;
+}
+
 /// The cheap half of an asymmetric Dekker barrier, run on the fast path.
 ///
 /// It only stops the compiler from moving the owner's flag store after its

@@ -202,7 +202,7 @@ impl<F: FreePath> System<F> {
     /// `drain_all_pages`: return every CPU's pcp pages to buddy, from any
     /// thread.
     pub fn drain_all_pages(&self) {
-        self.zone.__drain_all_pages(&self.memmap, false);
+        self.zone.__drain_all_pages::<F>(&self.memmap, false, self.cfg.design.has(crate::design::Switch::DrainRacyCount));
     }
 
     /// `zone_pcp_disable`: pcp high 0 / batch 1 on every CPU and a forced
@@ -211,7 +211,7 @@ impl<F: FreePath> System<F> {
     pub fn zone_pcp_disable(&self) -> PcpDisabled<'_, F> {
         let settings = self.zone.pcp_batch_high_lock.lock();
         self.zone.set_pageset_high_and_batch(0, 1);
-        self.zone.__drain_all_pages(&self.memmap, true);
+        self.zone.__drain_all_pages::<F>(&self.memmap, true, self.cfg.design.has(crate::design::Switch::DrainRacyCount));
         PcpDisabled { sys: self, settings }
     }
 
@@ -340,7 +340,7 @@ impl<'s, F: FreePath> Cpu<'s, F> {
     /// `drain_local_pages`: return this CPU's pcp pages to buddy.
     pub fn drain_local_pages(&self) {
         let g = self.pcp.owner_lock();
-        self.sys.zone.drain_pages_zone(&self.sys.memmap, &g);
+        self.sys.zone.drain_pages_zone::<F>(&self.sys.memmap, &g);
     }
 
     /// Pages on this CPU's pcp lists.

@@ -90,10 +90,19 @@ pub(crate) fn run(a: &InfoArgs) -> Result<(), Failure> {
     line("section", format!("{} = {PAGES_PER_SECTION} pages", human_bytes(SECTION_SIZE)));
     line("memory block", format!("1 section ({})", human_bytes(SECTION_SIZE)));
     line("page descriptor", format!("{desc} B (struct page)"));
-    line("pageblock", format!("order {PAGEBLOCK_ORDER} = {PAGEBLOCK_NR_PAGES} pages ({})", human_bytes(PAGEBLOCK_NR_PAGES * PAGE_SIZE as u64)));
+    line(
+        "pageblock",
+        format!(
+            "order {PAGEBLOCK_ORDER} = {PAGEBLOCK_NR_PAGES} pages ({})",
+            human_bytes(PAGEBLOCK_NR_PAGES * PAGE_SIZE as u64)
+        ),
+    );
     line(
         "MAX_PAGE_ORDER",
-        format!("{MAX_PAGE_ORDER} (largest block {max_block_pages} pages, {})", human_bytes(max_block_pages * PAGE_SIZE as u64)),
+        format!(
+            "{MAX_PAGE_ORDER} (largest block {max_block_pages} pages, {})",
+            human_bytes(max_block_pages * PAGE_SIZE as u64)
+        ),
     );
     line("pcp lists per cpu", format!("{NR_PCP_LISTS} (3 migratetypes x orders 0..=3, + pageblock order)"));
     line("pcp batch / high", format!("{pcp_batch} / {pcp_high}"));

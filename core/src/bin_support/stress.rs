@@ -335,7 +335,8 @@ pub(crate) fn run(a: &StressArgs) -> Result<(), Failure> {
     for v in &violations {
         s.push_str(&format!("  {v}\n"));
     }
-    let accounted = st.nr_free_pages == st.managed_pages && st.pcp_pages() == 0 && st.buddy_pages() as i64 == st.nr_free_pages;
+    let accounted =
+        st.nr_free_pages == st.managed_pages && st.pcp_pages() == 0 && st.buddy_pages() as i64 == st.nr_free_pages;
     s.push_str(&format!(
         "accounting: nr_free_pages {} / managed_pages {}, buddy {} pages, pcp {} pages: {}\n",
         st.nr_free_pages,
@@ -345,11 +346,7 @@ pub(crate) fn run(a: &StressArgs) -> Result<(), Failure> {
         if accounted { "every page accounted for" } else { "PAGES UNACCOUNTED FOR" }
     ));
     let max = pagelab::MAX_PAGE_ORDER as usize;
-    s.push_str(&format!(
-        "merging: {} of {} order-{max} blocks whole again\n",
-        st.nr_free[max],
-        nr_pages >> max
-    ));
+    s.push_str(&format!("merging: {} of {} order-{max} blocks whole again\n", st.nr_free[max], nr_pages >> max));
     let error = sh.error.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = &error {
         s.push_str(&format!("error: {e}\n"));

@@ -101,7 +101,14 @@ impl Zone {
 
     /// `__free_one_page`: put a block of `order` into buddy on list `mt`,
     /// merging with free buddies as far as allowed.
-    pub(crate) fn __free_one_page(
+    pub(crate) fn __free_one_page(&self, mm: &Memmap, fa: &mut FreeArea, pfn: Pfn, order: u32, mt: MigrateType, to_tail: bool) {
+        self.free_one_page_merging(mm, fa, pfn, order, mt, to_tail, false);
+    }
+
+    /// `__free_one_page` with the merge rule chosen: `across_isolate` lets
+    /// blocks merge across an isolate boundary (the C4-merge bug).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn free_one_page_merging(
         &self,
         mm: &Memmap,
         fa: &mut FreeArea,
@@ -109,6 +116,7 @@ impl Zone {
         mut order: u32,
         mt: MigrateType,
         to_tail: bool,
+        across_isolate: bool,
     ) {
         debug_assert!(pfn & ((1 << order) - 1) == 0);
         if !mt.is_isolate() {
@@ -125,10 +133,13 @@ impl Zone {
                 let buddy_mt = block_mt(mm, buddy_pfn);
                 if buddy_mt != mt {
                     if !mergeable(mt) || !mergeable(buddy_mt) {
-                        break;
+                        if !across_isolate {
+                            break;
+                        }
+                    } else {
+                        self.move_free_block_accounting(fa, buddy_mt, mt, 1 << order);
+                        self.set_blocks_mt(mm, buddy_pfn, order, mt);
                     }
-                    self.move_free_block_accounting(fa, buddy_mt, mt, 1 << order);
-                    self.set_blocks_mt(mm, buddy_pfn, order, mt);
                 }
             }
             self.del_page_from_free_list(mm, fa, buddy_pfn, order);
@@ -278,10 +289,13 @@ impl Zone {
     }
 
     /// `free_one_page`: free straight to buddy under zone->lock, re-reading
-    /// the pageblock migratetype under the lock (ad53f92eb416).
-    pub(crate) fn free_one_page(&self, mm: &Memmap, pfn: Pfn, order: u32) {
+    /// the pageblock migratetype under the lock (ad53f92eb416) unless the
+    /// design is C4's.
+    pub(crate) fn free_one_page<F: super::FreePath>(&self, mm: &Memmap, pfn: Pfn, order: u32) {
+        let racy = block_mt(mm, pfn);
+        crate::sync::preempt_point("free_one_page:mt_read");
         let mut fa = self.lock.lock();
-        let mt = block_mt(mm, pfn);
-        self.__free_one_page(mm, &mut fa, pfn, order, mt, false);
+        let mt = if F::RECHECK_MT { block_mt(mm, pfn) } else { racy };
+        self.free_one_page_merging(mm, &mut fa, pfn, order, mt, false, F::MERGE_ACROSS_ISOLATE);
     }
 }

@@ -33,6 +33,12 @@ pub trait FreePath: Send + Sync + 'static {
     /// Runs first in `free_pages_prepare`; `false` keeps the page out of
     /// pcp and buddy (it stays at refcount 0 on no list).
     fn free_pages_prepare_check(mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> bool;
+    /// Re-read the pageblock migratetype under zone->lock when a page
+    /// reaches buddy (ad53f92eb416). `false`: C4, the racy read decides.
+    const RECHECK_MT: bool = true;
+    /// Let buddy merging cross an isolate/non-isolate pageblock boundary
+    /// (before 3c605096d315). `true`: C4-merge.
+    const MERGE_ACROSS_ISOLATE: bool = false;
 }
 
 /// The landed kernel design: `if (PageHWPoison(page) && !order) return false`
@@ -74,6 +80,36 @@ impl FreePath for NoHwpoisonCheck {
     #[inline(always)]
     fn free_pages_prepare_check(_: &Memmap, _: Pfn, _: &Page, _: u32) -> bool {
         true
+    }
+}
+
+/// C4 (before ad53f92eb416): the migratetype read before zone->lock (or
+/// cached while the page sat on a pcp list) decides the free list, so a
+/// block isolated in between gets a free page on a non-isolate list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FreeMtNoRecheck;
+
+impl FreePath for FreeMtNoRecheck {
+    const NAME: &'static str = "free_mt_no_recheck";
+    const RECHECK_MT: bool = false;
+    #[inline(always)]
+    fn free_pages_prepare_check(_: &Memmap, _: Pfn, page: &Page, order: u32) -> bool {
+        !(order == 0 && page.PageHWPoison())
+    }
+}
+
+/// C4-merge (before 3c605096d315): a free block in an isolated pageblock
+/// merges with its buddy in a normal pageblock, so one free block on one
+/// list covers both.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MergeAcrossIsolate;
+
+impl FreePath for MergeAcrossIsolate {
+    const NAME: &'static str = "merge_across_isolate";
+    const MERGE_ACROSS_ISOLATE: bool = true;
+    #[inline(always)]
+    fn free_pages_prepare_check(_: &Memmap, _: Pfn, page: &Page, order: u32) -> bool {
+        !(order == 0 && page.PageHWPoison())
     }
 }
 
@@ -140,30 +176,33 @@ impl Zone {
     /// `free_unref_page` after prepare: to the pcp of the calling CPU, or to
     /// buddy for orders the pcp does not cache and for isolated blocks.
     #[inline(always)]
-    pub(crate) fn free_unref_page(&self, mm: &Memmap, pcp: &PerCpuPages, pfn: Pfn, page: &Page, order: u32) {
+    pub(crate) fn free_unref_page<F: FreePath>(&self, mm: &Memmap, pcp: &PerCpuPages, pfn: Pfn, page: &Page, order: u32) {
         if !pcp_allowed_order(order) {
-            self.free_one_page(mm, pfn, order);
+            self.free_one_page::<F>(mm, pfn, order);
             return;
         }
         let mut mt = super::buddy::block_mt(mm, pfn) as usize;
         if mt >= MIGRATE_PCPTYPES {
             if mt == MigrateType::Isolate as usize {
-                self.free_one_page(mm, pfn, order);
+                self.free_one_page::<F>(mm, pfn, order);
                 return;
             }
             mt = MigrateType::Movable as usize;
         }
         // `set_pcppage_migratetype`.
         page.index.store(mt as u32, plain::Ordering::Relaxed);
+        // C1's window: the block may be isolated between this read and the
+        // commit below.
+        crate::sync::preempt_point("free_unref_page:mt_read");
         let g = pcp.owner_lock();
-        self.free_unref_page_commit(mm, &g, pfn, order, mt);
+        self.free_unref_page_commit::<F>(mm, &g, pfn, order, mt);
     }
 
     /// `__free_pages`/`free_the_page` once the last reference is gone.
     #[inline(always)]
     pub(crate) fn free_the_page<F: FreePath>(&self, mm: &Memmap, pcp: &PerCpuPages, pfn: Pfn, page: &Page, order: u32) -> Result<()> {
         if self.free_pages_prepare::<F>(mm, pfn, page, order)? {
-            self.free_unref_page(mm, pcp, pfn, page, order);
+            self.free_unref_page::<F>(mm, pcp, pfn, page, order);
         }
         Ok(())
     }

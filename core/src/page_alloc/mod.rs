@@ -18,7 +18,7 @@ pub mod list;
 pub mod pcp;
 pub mod zone;
 
-pub use free::{FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
+pub use free::{FreeMtNoRecheck, FreePath, Landed, MergeAcrossIsolate, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
 pub use zone::{Zone, ZoneStats};
 
 #[cfg(all(test, not(feature = "shuttle")))]

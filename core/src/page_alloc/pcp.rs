@@ -257,6 +257,8 @@ impl Zone {
             batch = (batch >> order).max(2);
         }
         let got = self.rmqueue_bulk(mm, order, batch, list, mt);
+        // C2's window: pages are on the list, the count not yet updated.
+        crate::sync::preempt_point("rmqueue_pcplist:refilled");
         let c = pcp.count.load(plain::Ordering::Relaxed);
         pcp.count.store(c + (got << order), plain::Ordering::Relaxed);
         (got > 0).then_some(())
@@ -265,7 +267,7 @@ impl Zone {
     /// `free_unref_page_commit`: put a prepared block on the pcp list of
     /// `mt` and spill a batch to buddy once `count >= high`.
     #[inline(always)]
-    pub(crate) fn free_unref_page_commit(&self, mm: &Memmap, g: &impl PcpLocked, pfn: Pfn, order: u32, mt: usize) {
+    pub(crate) fn free_unref_page_commit<F: super::FreePath>(&self, mm: &Memmap, g: &impl PcpLocked, pfn: Pfn, order: u32, mt: usize) {
         let pcp = g.pcp();
         let pindex = order_to_pindex(mt, order);
         pcp.lists[pindex].push_front(mm, pfn as u32, super::list::page(mm, pfn as u32));
@@ -273,13 +275,13 @@ impl Zone {
         pcp.count.store(count, plain::Ordering::Relaxed);
         let high = pcp.high.load(plain::Ordering::Relaxed);
         if count >= high {
-            self.pcp_spill(mm, pcp, high, pindex);
+            self.pcp_spill::<F>(mm, pcp, high, pindex);
         }
     }
 
     /// The spill half of `free_unref_page_commit` (`nr_pcp_free` + bulk free).
     #[cold]
-    fn pcp_spill(&self, mm: &Memmap, pcp: &PerCpuPages, high: u32, pindex: usize) {
+    fn pcp_spill<F: super::FreePath>(&self, mm: &Memmap, pcp: &PerCpuPages, high: u32, pindex: usize) {
         let batch = pcp.batch.load(plain::Ordering::Relaxed);
         let n = if high < batch {
             // Disabled pcp (high 0, batch 1): flush at once.
@@ -293,7 +295,7 @@ impl Zone {
             }
             scaled.clamp(batch, max_nr_free.max(batch))
         };
-        self.free_pcppages_bulk(mm, pcp, n, pindex);
+        self.free_pcppages_bulk::<F>(mm, pcp, n, pindex);
     }
 
     /// `free_pcppages_bulk`: return up to `count` pages from the pcp lists
@@ -304,7 +306,7 @@ impl Zone {
     /// re-read under zone->lock (P4). The kernel only re-reads when some
     /// block is isolated; doing it always costs one byte load per spilled
     /// page and keeps B3 exact.
-    pub(crate) fn free_pcppages_bulk(&self, mm: &Memmap, pcp: &PerCpuPages, count: u32, pindex: usize) {
+    pub(crate) fn free_pcppages_bulk<F: super::FreePath>(&self, mm: &Memmap, pcp: &PerCpuPages, count: u32, pindex: usize) {
         let mut count = count.min(pcp.count.load(plain::Ordering::Relaxed));
         if count == 0 {
             return;
@@ -329,19 +331,24 @@ impl Zone {
             let order = pindex_to_order(pindex);
             let nr = 1u32 << order;
             while count > 0 {
-                let Some((pfn, _)) = list.pop_back(mm) else { break };
+                let Some((pfn, page)) = list.pop_back(mm) else { break };
                 count = count.saturating_sub(nr);
                 let c = pcp.count.load(plain::Ordering::Relaxed);
                 pcp.count.store(c.saturating_sub(nr), plain::Ordering::Relaxed);
-                let mt = super::buddy::block_mt(mm, pfn as Pfn);
-                self.__free_one_page(mm, &mut fa, pfn as Pfn, order, mt, false);
+                let mt = if F::RECHECK_MT {
+                    super::buddy::block_mt(mm, pfn as Pfn)
+                } else {
+                    // C4: the migratetype cached when the page was freed.
+                    MigrateType::from_u8(page.pcp_migratetype() as u8)
+                };
+                self.free_one_page_merging(mm, &mut fa, pfn as Pfn, order, mt, false, F::MERGE_ACROSS_ISOLATE);
             }
         }
     }
 
     /// `drain_pages_zone` (the fixed form, 66eca1021a42): drain in chunks
     /// of `batch << PCP_BATCH_SCALE_MAX`, re-reading `count` under the lock.
-    pub(crate) fn drain_pages_zone(&self, mm: &Memmap, g: &impl PcpLocked) {
+    pub(crate) fn drain_pages_zone<F: super::FreePath>(&self, mm: &Memmap, g: &impl PcpLocked) {
         let pcp = g.pcp();
         loop {
             let count = pcp.count.load(plain::Ordering::Relaxed);
@@ -349,21 +356,23 @@ impl Zone {
                 break;
             }
             let chunk = (pcp.batch.load(plain::Ordering::Relaxed).max(1) << PCP_BATCH_SCALE_MAX).min(count);
-            self.free_pcppages_bulk(mm, pcp, chunk, 0);
+            self.free_pcppages_bulk::<F>(mm, pcp, chunk, 0);
         }
     }
 
     /// `__drain_all_pages`: drain every CPU's pcp of this zone from the
     /// calling thread. Without `force`, CPUs whose count reads 0 are
-    /// skipped (a racy read, as in the kernel).
-    pub(crate) fn __drain_all_pages(&self, mm: &Memmap, force: bool) {
+    /// skipped (a racy read, as in the kernel). `racy_count` is C2 (v6.0
+    /// to v6.10): the emptiness test is done outside the pcp lock even when
+    /// forced, so a refill in flight is missed.
+    pub(crate) fn __drain_all_pages<F: super::FreePath>(&self, mm: &Memmap, force: bool, racy_count: bool) {
         let _d = self.pcpu_drain_mutex.lock();
         for pcp in self.pcp.iter() {
-            if !force && pcp.count_hint() == 0 {
+            if (!force || racy_count) && pcp.count_hint() == 0 {
                 continue;
             }
             let g = pcp.remote_lock();
-            self.drain_pages_zone(mm, &g);
+            self.drain_pages_zone::<F>(mm, &g);
         }
     }
 

@@ -72,9 +72,9 @@ fn buddies_merge_only_when_both_free() {
     let a = z.rmqueue_buddy(mm, 3, MigrateType::Movable).unwrap();
     let b = z.rmqueue_buddy(mm, 3, MigrateType::Movable).unwrap();
     assert_eq!(a ^ b, 8, "consecutive order-3 allocations are buddies");
-    z.free_one_page(mm, a, 3);
+    z.free_one_page::<Landed>(mm, a, 3);
     assert_eq!(s.stats().nr_free[3], 1, "a alone cannot merge");
-    z.free_one_page(mm, b, 3);
+    z.free_one_page::<Landed>(mm, b, 3);
     let st = s.stats();
     assert_eq!(st.nr_free[3], 0);
     assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], 32);
