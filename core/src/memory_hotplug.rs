@@ -181,6 +181,34 @@ impl<F: FreePath> System<F> {
         Ok(())
     }
 
+    /// Boot memory (`memblock_free_all`): no notifier, no isolation; every
+    /// max-order block straight to the Movable lists. Touches one
+    /// descriptor per 4 MiB, so a large machine boots in proportion to its
+    /// size / 1024.
+    pub(crate) fn online_boot_block(&self, nr: u64) -> Result<()> {
+        let b = self.block(nr)?;
+        let base = nr * PAGES_PER_SECTION;
+        let end = base + PAGES_PER_SECTION;
+        let mut pb = base;
+        while pb < end {
+            set_pageblock_migratetype(&self.memmap, pb, MigrateType::Movable)?;
+            pb += PAGEBLOCK_NR_PAGES;
+        }
+        self.memmap.set_section_state(base, SectionState::Online)?;
+        {
+            let mut fa = self.zone.lock.lock();
+            let mut pfn = base;
+            while pfn < end {
+                self.zone.__free_one_page(&self.memmap, &mut fa, pfn, MAX_PAGE_ORDER, MigrateType::Movable, true);
+                pfn += 1 << MAX_PAGE_ORDER;
+            }
+        }
+        self.zone.managed_pages.fetch_add(PAGES_PER_SECTION as i64, Ordering::Relaxed);
+        self.zone.present_pages.fetch_add(PAGES_PER_SECTION as i64, Ordering::Relaxed);
+        b.set_state(BlockState::Online);
+        Ok(())
+    }
+
     /// `memory_block_online` + `online_pages` of block `nr`.
     pub fn online_memory_block(&self, nr: u64) -> Result<()> {
         let _d = self.device_hotplug_lock.lock();

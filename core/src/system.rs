@@ -143,7 +143,7 @@ impl<F: FreePath> System<F> {
         };
         for nr in 0..sys.cfg.boot_sections() {
             sys.add_memory(nr, false)?;
-            sys.online_memory_block(nr)?;
+            sys.online_boot_block(nr)?;
         }
         Ok(sys)
     }
