@@ -134,7 +134,9 @@ impl<'a, F: FreePath> Walk<'a, F> {
                 return v;
             }
             let Some(p) = self.page(cur as Pfn) else {
-                self.report(id, Some(cur as Pfn), format!("{name}: list entry is not an online pfn"));
+                // A free list entry outside online memory: the allocator can
+                // hand out memory that is offline or gone (A1).
+                self.report("A1", Some(cur as Pfn), format!("{name}: free list entry is not an online pfn"));
                 return v;
             };
             let back = p.lru_prev.load(Ordering::Relaxed);

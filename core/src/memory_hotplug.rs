@@ -150,6 +150,38 @@ impl<F: FreePath> System<F> {
         Ok(())
     }
 
+    /// `add_memory_resource` whose `create_memory_block_devices` step fails
+    /// (fault injection): the error path must undo `arch_add_memory` with
+    /// the block's altmap. With `Switch::AltmapErrorPathNull` (C12, fixed by
+    /// f42ce5f087eb) it passes no altmap, so the vmemmap pages are taken
+    /// for buddy pages and freed into the allocator before the memory goes.
+    pub fn add_memory_failing(&self, nr: u64, memmap_on_memory: bool) -> Result<()> {
+        self.add_memory(nr, memmap_on_memory)?;
+        let _d = self.device_hotplug_lock.lock();
+        let b = self.block(nr)?;
+        let vm = b.nr_vmemmap_pages() as u64;
+        let base = nr * PAGES_PER_SECTION;
+        if self.cfg.design.has(Switch::AltmapErrorPathNull) {
+            // depopulate_section_memmap without the altmap: free_pages().
+            for pfn in base..base + vm {
+                let p = self.memmap.pfn_to_page(pfn)?;
+                set_page_count(p, 0);
+                let mut fa = self.zone.lock.lock();
+                let mt = crate::page_alloc::buddy::block_mt(&self.memmap, pfn);
+                self.zone.__free_one_page(&self.memmap, &mut fa, pfn, 0, mt, false);
+            }
+        } else {
+            b.altmap_alloc.store(0, Ordering::Relaxed);
+        }
+        b.nr_vmemmap_pages.store(0, Ordering::Relaxed);
+        {
+            let _h = self.memmap.hotplug.lock();
+            self.memmap.remove_section(nr)?;
+        }
+        b.set_state(BlockState::Removed);
+        Err(Error::BadRequest(format!("add_memory of block {nr}: creating the memory block device failed (injected)")))
+    }
+
     /// `remove_memory`: the block must be offline; its memmap goes away and
     /// its vmemmap pages return to the altmap.
     pub fn remove_memory(&self, nr: u64) -> Result<()> {
