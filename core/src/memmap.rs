@@ -183,6 +183,21 @@ impl Memmap {
         Ok(unsafe { &*base.add((pfn & SECTION_MASK) as usize) })
     }
 
+    /// The descriptor of a pfn known to be on a free list (so online by
+    /// the list invariants): no section-state test, only what memory
+    /// safety needs (the slot exists and has a memmap).
+    #[inline(always)]
+    pub(crate) fn listed_page(&self, pfn: Pfn) -> Option<&Page> {
+        let slot = self.slots.get((pfn >> PFN_SECTION_SHIFT) as usize)?;
+        let base = slot.pages.load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: as in pfn_to_page: a non-null `pages` stays valid for the
+        // Memmap's lifetime and the offset is masked to the section.
+        Some(unsafe { &*base.add((pfn & SECTION_MASK) as usize) })
+    }
+
     /// `pfn_to_online_page`: the descriptor only if the section is online.
     #[inline(always)]
     pub fn pfn_to_online_page(&self, pfn: Pfn) -> Result<&Page> {

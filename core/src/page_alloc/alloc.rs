@@ -13,6 +13,7 @@ use super::pcp::{pcp_allowed_order, PerCpuPages};
 use super::zone::Zone;
 use crate::error::Result;
 use crate::memmap::Memmap;
+use crate::page::Page;
 use crate::page_ref::set_page_refcounted;
 use crate::pageblock::MigrateType;
 use crate::sync::plain::Ordering;
@@ -21,20 +22,20 @@ use crate::Pfn;
 impl Zone {
     /// `rmqueue`: a free block of `order` on the calling CPU.
     #[inline(always)]
-    pub(crate) fn rmqueue(&self, mm: &Memmap, pcp: &PerCpuPages, order: u32, mt: MigrateType) -> Option<Pfn> {
+    pub(crate) fn rmqueue<'m>(&self, mm: &'m Memmap, pcp: &PerCpuPages, order: u32, mt: MigrateType) -> Option<(Pfn, &'m Page)> {
         if pcp_allowed_order(order) {
             let g = pcp.owner_lock();
-            if let Some(pfn) = self.rmqueue_pcplist(mm, &g, order, mt) {
-                return Some(pfn);
+            if let Some(hit) = self.rmqueue_pcplist(mm, &g, order, mt) {
+                return Some(hit);
             }
         }
-        self.rmqueue_buddy(mm, order, mt)
+        let pfn = self.rmqueue_buddy(mm, order, mt)?;
+        Some((pfn, mm.listed_page(pfn)?))
     }
 
     /// `prep_new_page`: compound setup and the first reference.
     #[inline(always)]
-    pub(crate) fn prep_new_page(&self, mm: &Memmap, pfn: Pfn, order: u32) -> Result<()> {
-        let page = mm.pfn_to_page(pfn)?;
+    pub(crate) fn prep_new_page(&self, mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> Result<()> {
         if order > 0 {
             page.compound_info.store(order, Ordering::Relaxed);
             page.SetPageHead();

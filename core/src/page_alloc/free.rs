@@ -195,7 +195,7 @@ impl Zone {
         // commit below.
         crate::sync::preempt_point("free_unref_page:mt_read");
         let g = pcp.owner_lock();
-        self.free_unref_page_commit::<F>(mm, &g, pfn, order, mt);
+        self.free_unref_page_commit::<F>(mm, &g, pfn, page, order, mt);
     }
 
     /// `__free_pages`/`free_the_page` once the last reference is gone.

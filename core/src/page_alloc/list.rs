@@ -32,9 +32,9 @@ impl Default for ListHead {
 /// pfns, so this is an internal invariant, not input validation.
 #[inline(always)]
 pub(crate) fn page(mm: &Memmap, pfn: u32) -> &Page {
-    match mm.pfn_to_page(pfn as Pfn) {
-        Ok(p) => p,
-        Err(e) => panic!("free list corrupted: {e}"),
+    match mm.listed_page(pfn as Pfn) {
+        Some(p) => p,
+        None => panic!("free list corrupted: pfn {pfn:#x} has no memmap"),
     }
 }
 

@@ -44,6 +44,7 @@
 use super::list::ListHead;
 use super::zone::{PcpSettings, Zone};
 use crate::memmap::Memmap;
+use crate::page::Page;
 use crate::pageblock::{MigrateType, MIGRATE_PCPTYPES};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::plain::{self, AtomicU32};
@@ -236,17 +237,17 @@ impl Zone {
     /// `rmqueue_pcplist`: allocate a block of `order` from the owner's pcp,
     /// refilling it from buddy with `rmqueue_bulk` when the list is empty.
     #[inline(always)]
-    pub(crate) fn rmqueue_pcplist(&self, mm: &Memmap, g: &impl PcpLocked, order: u32, mt: MigrateType) -> Option<Pfn> {
+    pub(crate) fn rmqueue_pcplist<'m>(&self, mm: &'m Memmap, g: &impl PcpLocked, order: u32, mt: MigrateType) -> Option<(Pfn, &'m Page)> {
         let pcp = g.pcp();
         pcp.free_factor.store(pcp.free_factor.load(plain::Ordering::Relaxed) >> 1, plain::Ordering::Relaxed);
         let list = &pcp.lists[order_to_pindex(mt as usize, order)];
         if list.is_empty() {
             self.pcp_refill(mm, pcp, list, order, mt)?;
         }
-        let (pfn, _) = list.pop_front(mm)?;
+        let (pfn, page) = list.pop_front(mm)?;
         let c = pcp.count.load(plain::Ordering::Relaxed);
         pcp.count.store(c - (1 << order), plain::Ordering::Relaxed);
-        Some(pfn as Pfn)
+        Some((pfn as Pfn, page))
     }
 
     /// The refill half of `__rmqueue_pcplist`.
@@ -267,10 +268,19 @@ impl Zone {
     /// `free_unref_page_commit`: put a prepared block on the pcp list of
     /// `mt` and spill a batch to buddy once `count >= high`.
     #[inline(always)]
-    pub(crate) fn free_unref_page_commit<F: super::FreePath>(&self, mm: &Memmap, g: &impl PcpLocked, pfn: Pfn, order: u32, mt: usize) {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn free_unref_page_commit<F: super::FreePath>(
+        &self,
+        mm: &Memmap,
+        g: &impl PcpLocked,
+        pfn: Pfn,
+        page: &Page,
+        order: u32,
+        mt: usize,
+    ) {
         let pcp = g.pcp();
         let pindex = order_to_pindex(mt, order);
-        pcp.lists[pindex].push_front(mm, pfn as u32, super::list::page(mm, pfn as u32));
+        pcp.lists[pindex].push_front(mm, pfn as u32, page);
         let count = pcp.count.load(plain::Ordering::Relaxed) + (1 << order);
         pcp.count.store(count, plain::Ordering::Relaxed);
         let high = pcp.high.load(plain::Ordering::Relaxed);

@@ -41,7 +41,7 @@ fn split_and_merge_at_every_order() {
         // Orders the pcp caches would go through a batch refill; take them
         // straight from buddy to observe the split itself.
         let pfn = s.zone().rmqueue_buddy(s.memmap(), order, MigrateType::Movable).unwrap();
-        s.zone().prep_new_page(s.memmap(), pfn, order).unwrap();
+        s.zone().prep_new_page(s.memmap(), pfn, s.pfn_to_page(pfn).unwrap(), order).unwrap();
         let st = s.stats();
         for o in order..MAX_PAGE_ORDER {
             assert_eq!(st.nr_free[o as usize], 1, "order {order}: one free block of order {o} after split");
