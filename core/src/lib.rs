@@ -24,6 +24,7 @@
 //! → `mem_hotplug_lock` → `ptl` → `pcp_batch_high_lock` →
 //! `pcpu_drain_mutex` → `pcp->lock` → `zone->lock`.
 
+pub mod bugs;
 pub mod check;
 pub mod design;
 pub mod error;
@@ -41,6 +42,20 @@ pub mod page_ref;
 pub mod pageblock;
 #[cfg(feature = "shuttle")]
 pub mod sched;
+/// The preemption-plan type, available in every build (races only run under shuttle).
+pub mod sched_plan {
+    #[cfg(feature = "shuttle")]
+    pub use crate::sched::Preempt;
+    /// One written-out preemption (see `sched::Preempt` in the shuttle build).
+    #[cfg(not(feature = "shuttle"))]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Preempt {
+        pub task: usize,
+        pub label: &'static str,
+        pub nth: u32,
+        pub then: usize,
+    }
+}
 pub mod sync;
 pub mod system;
 

@@ -299,17 +299,21 @@ impl Drop for RecordingScheduler {
     }
 }
 
-/// The label of the preemption point the running task just reached
-/// (set by [`crate::sync::preempt_point`], read once by the scheduler).
-static LAST_LABEL: StdMutex<Option<&'static str>> = StdMutex::new(None);
+thread_local! {
+    /// The label of the preemption point the running task just reached
+    /// (set by [`crate::sync::preempt_point`], read once by the scheduler).
+    /// Per OS thread: all tasks of one shuttle execution share the OS
+    /// thread, while executions on other threads (parallel tests) do not.
+    static LAST_LABEL: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
 
 /// Called by [`crate::sync::preempt_point`] right before it yields.
 pub fn note_label(label: &'static str) {
-    *LAST_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = Some(label);
+    LAST_LABEL.with(|l| l.set(Some(label)));
 }
 
 fn take_label() -> Option<&'static str> {
-    LAST_LABEL.lock().unwrap_or_else(|e| e.into_inner()).take()
+    LAST_LABEL.with(|l| l.take())
 }
 
 /// One written-out preemption: when task `task` reaches its `nth` (1-based)

@@ -387,9 +387,13 @@ impl Zone {
     }
 
     /// `__zone_set_pageset_high_and_batch`: set every pcp's high and batch.
+    /// Like the kernel's WRITE_ONCEs, these stores take no pcp lock: an
+    /// owner inside its critical section may still act on the old values
+    /// (which is why zone_pcp_disable follows with a forced drain). The
+    /// owner's next critical section sees them: its `Acquire` load of
+    /// `remote_wants` reads the drain's `Release` clear, which comes after.
     pub(crate) fn set_pageset_high_and_batch(&self, high: u32, batch: u32) {
         for pcp in self.pcp.iter() {
-            let _g = pcp.remote_lock();
             pcp.high.store(high, plain::Ordering::Relaxed);
             pcp.batch.store(batch, plain::Ordering::Relaxed);
         }

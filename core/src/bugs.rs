@@ -1,0 +1,365 @@
+//! The bug registry: the five seed bugs and historical ones, each with the
+//! kernel commit that fixed it, the invariant it breaks, its mechanism in
+//! one sentence, and a deterministic reproducer.
+//!
+//! A reproducer runs one scenario twice — with the bug's variant on
+//! (`buggy = true`) and with the landed design — and returns what the
+//! checker (plus the run-time BUG_ON/WARN sites) reported. A bug is
+//! *reproduced* when the buggy run reports the registered invariant, and
+//! *fixed* when the landed run reports nothing at all.
+//!
+//! Races are written out as preemption plans ([`crate::sched::Preempt`]):
+//! "when T1 reaches its 1st `free_unref_page:mt_read`, run T0". They run
+//! under shuttle with [`crate::sched::PreemptScheduler`], so they need the
+//! `shuttle` build; sequential reproducers run in both builds.
+//!
+//! Invariants: every entry's `variant` names a [`crate::Switch`] or a
+//! [`crate::FreePath`] type; `source` is a seed file name or "history".
+//! Lock order: none of its own.
+
+use crate::check::Violation;
+use crate::design::{Design, Switch};
+use crate::page_alloc::{FreePath, Landed};
+use crate::system::{Config, System};
+use crate::SECTION_SIZE;
+
+/// A reproducer: `buggy` selects the variant; the result is every
+/// violation reported at the end, or why the scenario could not run.
+pub type Reproducer = fn(buggy: bool) -> Result<Vec<Violation>, String>;
+
+/// One registered bug.
+#[derive(Clone, Copy)]
+pub struct Bug {
+    /// Short id: the research notes' (B1..B5 for the seeds, C1.. for history).
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The kernel commit that fixed it (12-char hash, as the notes give it).
+    pub fix_commit: &'static str,
+    /// The catalogue id of the invariant it breaks.
+    pub invariant: &'static str,
+    /// The mechanism in one sentence.
+    pub mechanism: &'static str,
+    /// The seed file for the five seed bugs, else "history".
+    pub source: &'static str,
+    /// The switch or FreePath type that turns it on.
+    pub variant: &'static str,
+    /// Needs the shuttle build (a race with a preemption plan).
+    pub race: bool,
+    pub reproduce: Reproducer,
+}
+
+impl std::fmt::Debug for Bug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bug").field("id", &self.id).field("variant", &self.variant).finish()
+    }
+}
+
+/// The outcome of running a bug's reproducer both ways.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub id: &'static str,
+    pub invariant: &'static str,
+    pub buggy: Result<Vec<Violation>, String>,
+    pub fixed: Result<Vec<Violation>, String>,
+}
+
+impl Verdict {
+    /// The buggy run reported the registered invariant.
+    pub fn reproduced(&self) -> bool {
+        matches!(&self.buggy, Ok(v) if v.iter().any(|x| x.id == self.invariant))
+    }
+    /// The landed run reported nothing.
+    pub fn fixed_clean(&self) -> bool {
+        matches!(&self.fixed, Ok(v) if v.is_empty())
+    }
+    /// Both.
+    pub fn pass(&self) -> bool {
+        self.reproduced() && self.fixed_clean()
+    }
+}
+
+/// Run `bug`'s reproducer both ways. Races need `--features shuttle`;
+/// without it their verdict says so.
+pub fn check_bug(bug: &Bug) -> Verdict {
+    let run = |buggy| {
+        if bug.race && !cfg!(feature = "shuttle") {
+            return Err("a race reproducer: needs the shuttle build (--features shuttle)".to_string());
+        }
+        (bug.reproduce)(buggy)
+    };
+    Verdict { id: bug.id, invariant: bug.invariant, buggy: run(true), fixed: run(false) }
+}
+
+/// Look a bug up by id.
+pub fn find(id: &str) -> Option<&'static Bug> {
+    registry().iter().find(|b| b.id.eq_ignore_ascii_case(id))
+}
+
+fn cfg(sections: u64, max: usize, design: Design) -> Config {
+    Config {
+        mem_bytes: sections * SECTION_SIZE,
+        max_sections: max,
+        nr_cpus: 2,
+        frame_store: true,
+        design,
+        offline_max_passes: 4,
+        ..Config::default()
+    }
+}
+
+fn design(buggy: bool, s: Switch) -> Design {
+    if buggy {
+        Design::with(&[s])
+    } else {
+        Design::fixed()
+    }
+}
+
+/// Run a sequential scenario: directly in the default build, as a single
+/// shuttle execution in the shuttle build (model types need one).
+pub fn sequential(f: impl Fn() -> Result<Vec<Violation>, String> + Send + Sync + 'static) -> Result<Vec<Violation>, String> {
+    #[cfg(not(feature = "shuttle"))]
+    {
+        f()
+    }
+    #[cfg(feature = "shuttle")]
+    {
+        race(Vec::new(), f)
+    }
+}
+
+/// Run a race scenario under a preemption plan; fails if the plan's
+/// preemptions were not all taken (the race did not happen as written).
+#[cfg(feature = "shuttle")]
+pub fn race(
+    plan: Vec<crate::sched::Preempt>,
+    f: impl Fn() -> Result<Vec<Violation>, String> + Send + Sync + 'static,
+) -> Result<Vec<Violation>, String> {
+    use std::sync::{Arc, Mutex};
+    let out: Arc<Mutex<Option<Result<Vec<Violation>, String>>>> = Arc::new(Mutex::new(None));
+    let o = out.clone();
+    let want = plan.len();
+    let taken = crate::sched::run_preempt(plan, move || {
+        let r = f();
+        *o.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    });
+    let r = out.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or("the scenario did not finish")?;
+    if taken != want {
+        return Err(format!("only {taken} of {want} planned preemptions happened"));
+    }
+    r
+}
+
+#[cfg(not(feature = "shuttle"))]
+fn race(
+    _plan: Vec<crate::sched_plan::Preempt>,
+    _f: impl Fn() -> Result<Vec<Violation>, String> + Send + Sync + 'static,
+) -> Result<Vec<Violation>, String> {
+    Err("a race reproducer: needs the shuttle build (--features shuttle)".into())
+}
+
+fn e<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// C1: offline drains the pcp once, at isolation, and leaves it enabled.
+fn c1_offline_drain_once(buggy: bool) -> Result<Vec<Violation>, String> {
+    use crate::sched_plan::Preempt;
+    let d = design(buggy, Switch::OfflineDrainOnce);
+    race(
+        vec![
+            Preempt { task: 0, label: "repro:spawned", nth: 1, then: 1 },
+            Preempt { task: 1, label: "free_unref_page:mt_read", nth: 1, then: 0 },
+        ],
+        move || {
+            let sys = std::sync::Arc::new(System::<Landed>::new(cfg(1, 2, d.clone())).map_err(e)?);
+            sys.add_memory(1, false).map_err(e)?;
+            sys.online_memory_block(1).map_err(e)?;
+            let c0 = sys.cpu(0).map_err(e)?;
+            let s1 = sys.clone();
+            let t = crate::sync::thread::spawn(move || -> Result<(), String> {
+                let c1 = s1.cpu(1).map_err(e)?;
+                let p = c1.fault(0).map_err(e)?;
+                if p < crate::PAGES_PER_SECTION {
+                    return Err(format!("setup: the user page {p:#x} is not in block 1"));
+                }
+                // The final put: its migratetype is read before the offline
+                // below isolates the block (the preemption point).
+                c1.unmap(0).map_err(e)?;
+                c1.alloc_page().map_err(e)?;
+                Ok(())
+            });
+            crate::sync::preempt_point("repro:spawned");
+            let _ = sys.offline_memory_block(&c0, 1);
+            t.join().map_err(|_| "worker panicked".to_string())??;
+            Ok(sys.check())
+        },
+    )
+}
+
+/// C2: drain_pages_zone decides "empty" from a count read outside the lock.
+fn c2_drain_racy_count(buggy: bool) -> Result<Vec<Violation>, String> {
+    use crate::sched_plan::Preempt;
+    let d = design(buggy, Switch::DrainRacyCount);
+    race(
+        vec![
+            Preempt { task: 0, label: "repro:spawned", nth: 1, then: 1 },
+            Preempt { task: 1, label: "rmqueue_pcplist:refilled", nth: 1, then: 0 },
+        ],
+        move || {
+            let sys = std::sync::Arc::new(System::<Landed>::new(cfg(1, 2, d.clone())).map_err(e)?);
+            sys.add_memory(1, false).map_err(e)?;
+            sys.online_memory_block(1).map_err(e)?;
+            let c0 = sys.cpu(0).map_err(e)?;
+            let s1 = sys.clone();
+            let t = crate::sync::thread::spawn(move || -> Result<(), String> {
+                let c1 = s1.cpu(1).map_err(e)?;
+                // An empty pcp: the refill puts a batch of block 1 on the
+                // list before it updates pcp->count (the preemption point).
+                c1.alloc_page().map_err(e)?;
+                Ok(())
+            });
+            crate::sync::preempt_point("repro:spawned");
+            let _ = sys.offline_memory_block(&c0, 1);
+            t.join().map_err(|_| "worker panicked".to_string())??;
+            Ok(sys.check())
+        },
+    )
+}
+
+/// C4: free pages are listed by a migratetype read before isolation.
+fn c4<F: FreePath>() -> Result<Vec<Violation>, String> {
+    sequential(|| {
+        let sys = System::<F>::new(cfg(2, 2, Design::fixed())).map_err(e)?;
+        let c = sys.cpu(0).map_err(e)?;
+        let p = c.alloc_page().map_err(e)?;
+        // p (and its refill batch) now sit on the pcp with "Movable" cached.
+        c.put_page(p).map_err(e)?;
+        let block = p & !(crate::PAGEBLOCK_NR_PAGES - 1);
+        let flags = crate::page_isolation::IsolFlags { memory_offline: true, hwpoison_unmovable: false };
+        sys.zone()
+            .start_isolate_page_range(sys.memmap(), block, block + crate::PAGEBLOCK_NR_PAGES, flags)
+            .map_err(|x| format!("{x:?}"))?;
+        drop(c);
+        sys.drain_all_pages();
+        Ok(sys.check())
+    })
+}
+
+fn c4_free_mt_no_recheck(buggy: bool) -> Result<Vec<Violation>, String> {
+    if buggy {
+        c4::<crate::FreeMtNoRecheck>()
+    } else {
+        c4::<Landed>()
+    }
+}
+
+/// C4-merge: a free block of an isolated pageblock merges with its normal
+/// neighbour.
+fn c4m<F: FreePath>() -> Result<Vec<Violation>, String> {
+    sequential(|| {
+        let sys = System::<F>::new(cfg(1, 1, Design::fixed())).map_err(e)?;
+        let c = sys.cpu(0).map_err(e)?;
+        let mut held = Vec::new();
+        while let Ok(p) = c.alloc_pages(crate::PAGEBLOCK_ORDER, crate::MigrateType::Movable) {
+            held.push(p);
+        }
+        let a = *held.iter().find(|&&p| p & (1 << crate::PAGEBLOCK_ORDER) == 0).ok_or("no order-9 pair")?;
+        let b = a ^ (1 << crate::PAGEBLOCK_ORDER);
+        if !held.contains(&b) {
+            return Err("setup: the buddy of the first block is not allocated".into());
+        }
+        c.free_pages(a, crate::PAGEBLOCK_ORDER).map_err(e)?;
+        c.drain_local_pages();
+        let flags = crate::page_isolation::IsolFlags { memory_offline: true, hwpoison_unmovable: false };
+        sys.zone()
+            .start_isolate_page_range(sys.memmap(), a, a + crate::PAGEBLOCK_NR_PAGES, flags)
+            .map_err(|x| format!("{x:?}"))?;
+        c.free_pages(b, crate::PAGEBLOCK_ORDER).map_err(e)?;
+        c.drain_local_pages();
+        Ok(sys.check())
+    })
+}
+
+fn c4_merge_across_isolate(buggy: bool) -> Result<Vec<Violation>, String> {
+    if buggy {
+        c4m::<crate::MergeAcrossIsolate>()
+    } else {
+        c4m::<Landed>()
+    }
+}
+
+/// C12: the add_memory error path frees the altmap's vmemmap to buddy.
+fn c12_altmap_error_path(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::AltmapErrorPathNull);
+    sequential(move || {
+        let sys = System::<Landed>::new(cfg(1, 2, d.clone())).map_err(e)?;
+        if sys.add_memory_failing(1, true).is_ok() {
+            return Err("the injected failure did not fail".into());
+        }
+        Ok(sys.check())
+    })
+}
+
+/// Every registered bug.
+pub fn registry() -> &'static [Bug] {
+    REGISTRY
+}
+
+static REGISTRY: &[Bug] = &[
+    Bug {
+        id: "C1",
+        title: "pcp vs isolation: a page freed to a pcp list after the offline drain",
+        fix_commit: "ec6e8c7e0314",
+        invariant: "A1",
+        mechanism: "offline drains the pcp lists once and leaves them enabled, so a free whose migratetype was read before isolation parks the page on a pcp list, from which it is allocated out of the isolated block",
+        source: "history",
+        variant: "offline_drain_once",
+        race: true,
+        reproduce: c1_offline_drain_once,
+    },
+    Bug {
+        id: "C2",
+        title: "drain_pages_zone reads pcp->count outside the pcp lock",
+        fix_commit: "66eca1021a42",
+        invariant: "A1",
+        mechanism: "a refill has put a batch on the list but not yet raised pcp->count, the forced drain sees 0 and skips the CPU, and the batch, now inside an isolated block, is allocated",
+        source: "history",
+        variant: "drain_racy_count",
+        race: true,
+        reproduce: c2_drain_racy_count,
+    },
+    Bug {
+        id: "C4",
+        title: "free path uses a stale migratetype: free pages of an isolated block on a normal list",
+        fix_commit: "ad53f92eb416",
+        invariant: "B3",
+        mechanism: "pages leaving a pcp list go to the free list of the migratetype cached when they were freed instead of the block's current one, so pages of a block isolated meanwhile stay allocatable",
+        source: "history",
+        variant: "FreeMtNoRecheck",
+        race: false,
+        reproduce: c4_free_mt_no_recheck,
+    },
+    Bug {
+        id: "C4m",
+        title: "buddy merge across an isolated pageblock boundary",
+        fix_commit: "3c605096d315",
+        invariant: "B3",
+        mechanism: "a free order-9 block in an isolated pageblock merges with its free buddy in a normal pageblock, so one order-10 block on the normal list covers isolated memory",
+        source: "history",
+        variant: "MergeAcrossIsolate",
+        race: false,
+        reproduce: c4_merge_across_isolate,
+    },
+    Bug {
+        id: "C12",
+        title: "add_memory_resource error path frees the altmap vmemmap to buddy",
+        fix_commit: "f42ce5f087eb",
+        invariant: "A1",
+        mechanism: "when creating the memory block device fails, the error path removes the memory without its altmap, so the vmemmap pages are freed into buddy and stay listed after the memory is gone",
+        source: "history",
+        variant: "altmap_error_path_null",
+        race: false,
+        reproduce: c12_altmap_error_path,
+    },
+];
