@@ -49,6 +49,10 @@ pub enum Error {
     Notifier(String),
     /// offline_pages failed and rolled back.
     OfflineFailed { block: u64, reason: String },
+    /// A range could not be isolated or emptied (-EBUSY): another isolator
+    /// owns a pageblock, or a page in it cannot be moved
+    /// (`alloc_contig_range`, balloon drivers).
+    Busy { pfn: Pfn, reason: String },
     /// A configuration value that cannot describe a machine.
     BadConfig(String),
     /// The operating system refused a mapping or a barrier.
@@ -92,6 +96,7 @@ impl fmt::Display for Error {
             }
             Error::Notifier(s) => write!(f, "notifier refused: {s}"),
             Error::OfflineFailed { block, reason } => write!(f, "offline of memory block {block} failed: {reason}"),
+            Error::Busy { pfn, reason } => write!(f, "pfn {pfn:#x}: busy (-EBUSY): {reason}"),
             Error::BadConfig(s) => write!(f, "bad configuration: {s}"),
             Error::Os(s) => write!(f, "operating system: {s}"),
         }

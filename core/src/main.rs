@@ -3,7 +3,9 @@
 //! * `pagelab info`: geometry and sizes, plus a measured boot of a machine
 //!   (boot time, resident memory the memmap really costs);
 //! * `pagelab stress`: real threads hammering the allocator's fast paths,
-//!   then the invariant checker and a page-accounting audit.
+//!   then the invariant checker and a page-accounting audit;
+//! * `pagelab bugs [--check] [--json]`: the registry of historical bugs and
+//!   their reproducers' verdicts.
 //!
 //! Exit status: 0 success (a clean run), 1 the run found a problem
 //! (a violation, an unaccounted page, an error from the model), 2 bad usage
@@ -13,6 +15,8 @@
 //!
 //! The CLI code lives in `bin_support/`, outside the library's module tree.
 
+#[path = "bin_support/bugs.rs"]
+mod bugs;
 #[path = "bin_support/info.rs"]
 mod info;
 #[path = "bin_support/out.rs"]
@@ -54,6 +58,9 @@ enum Cmd {
     /// Run threads that allocate, free, take speculative references and
     /// drain for a while; then run the invariant checker and audit every page.
     Stress(stress::StressArgs),
+    /// List the registry of historical bugs; with --check, run every
+    /// reproducer with the bug on and with the landed design.
+    Bugs(bugs::BugsArgs),
 }
 
 /// What a subcommand ended with, when it did not succeed cleanly.
@@ -110,7 +117,7 @@ fn main() -> ExitCode {
         }
     };
 
-    if cfg!(feature = "shuttle") {
+    if cfg!(feature = "shuttle") && !matches!(cli.cmd, Cmd::Bugs(_)) {
         eprintln!(
             "pagelab: this binary was built with the `shuttle` feature, whose primitives only run inside \
              shuttle tests; build it without that feature"
@@ -121,6 +128,7 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Info(a) => info::run(&a),
         Cmd::Stress(a) => stress::run(&a),
+        Cmd::Bugs(a) => bugs::run(&a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

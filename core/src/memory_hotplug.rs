@@ -88,6 +88,21 @@ impl<F: FreePath> NotifyCtx for System<F> {
     fn design(&self) -> &crate::design::Design {
         &self.cfg.design
     }
+    fn record_violation(&self, id: &'static str, pfn: Option<Pfn>, msg: String) {
+        System::record_violation(self, id, pfn, msg);
+    }
+    fn alloc_page(&self, mt: MigrateType) -> Result<Pfn> {
+        if mt as usize >= crate::pageblock::MIGRATE_PCPTYPES {
+            return Err(Error::BadRequest(format!("cannot allocate from migratetype {}", mt.name())));
+        }
+        let pfn = self.zone.rmqueue_buddy(&self.memmap, 0, mt).ok_or(Error::NoMemory { order: 0 })?;
+        let page = self.memmap.pfn_to_page(pfn)?;
+        self.zone.prep_new_page(&self.memmap, pfn, page, 0)?;
+        Ok(pfn)
+    }
+    fn block_state(&self, nr: u64) -> Option<BlockState> {
+        self.blocks.get(nr as usize).map(|b| b.state())
+    }
 }
 
 impl<F: FreePath> System<F> {

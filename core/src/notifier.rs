@@ -62,6 +62,15 @@ pub trait NotifyCtx {
     fn adjust_managed_page_count(&self, delta: i64);
     /// The design in force.
     fn design(&self) -> &crate::design::Design;
+    /// Record a violation seen by a driver (its WARN/BUG sites: virtio-mem's
+    /// "fake-offline page referenced", CMM's lost loans); reported by
+    /// `System::check`.
+    fn record_violation(&self, id: &'static str, pfn: Option<Pfn>, msg: String);
+    /// Allocate one page of `mt` straight from buddy (refcount 1): a
+    /// balloon's migration target. Never returns a page of an ISOLATE block.
+    fn alloc_page(&self, mt: crate::pageblock::MigrateType) -> crate::Result<Pfn>;
+    /// State of memory block `nr` (None: no such block).
+    fn block_state(&self, nr: u64) -> Option<crate::memory_block::BlockState>;
 }
 
 /// A registered driver.
@@ -75,4 +84,11 @@ pub trait MemoryNotifier: Send + Sync {
     fn online_page(&self, _ctx: &dyn NotifyCtx, _pfn: Pfn, _order: u32) -> bool {
         false
     }
+    /// The driver's own invariants (balloon conservation, V1–V5, CMM1),
+    /// reported through `report(id, pfn, msg)`. Called by `System::check`
+    /// with mem_hotplug_lock held and no allocator lock held.
+    fn check(&self, _ctx: &dyn NotifyCtx, _report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {}
+    /// Every PageOffline page this driver holds, for the checker's "no
+    /// PageOffline page without an owner" rule.
+    fn for_each_offline_page(&self, _ctx: &dyn NotifyCtx, _f: &mut dyn FnMut(Pfn)) {}
 }

@@ -251,3 +251,20 @@ impl P<'_> {
         }
     }
 }
+
+#[test]
+fn bugs_lists_the_registry_and_checks_a_sequential_bug() {
+    let o = pagelab(&["bugs", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    for key in ["\"id\"", "\"title\"", "\"fix_commit\"", "\"invariant\"", "\"source\""] {
+        assert!(s.contains(key), "missing {key} in {s}");
+    }
+    assert_eq!(s.matches("\"id\"").count(), pagelab::bugs::registry().len());
+    let o = pagelab(&["bugs", "--check", "--only", "C4"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("PASS"), "{}", text(&o.stdout));
+    let o = pagelab(&["bugs", "--only", "NOPE"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("NOPE"));
+}

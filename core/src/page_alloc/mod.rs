@@ -6,13 +6,15 @@
 //! * [`buddy`]: merge, split, fallback, direct buddy alloc/free;
 //! * [`pcp`]: per-CPU lists and their biased lock, refill, spill, drain;
 //! * [`free`]: put_page's free path and the [`FreePath`] design variants;
-//! * [`alloc`]: rmqueue and prep_new_page.
+//! * [`alloc`]: rmqueue and prep_new_page;
+//! * [`contig`]: alloc_contig_range / free_contig_range.
 //!
 //! Lock order: `pcp_batch_high_lock` → `pcpu_drain_mutex` → pcp lock →
 //! zone->lock. The pcp fast path takes no lock shared between CPUs.
 
 pub mod alloc;
 pub mod buddy;
+pub mod contig;
 pub mod free;
 pub mod list;
 pub mod pcp;
