@@ -301,12 +301,171 @@ fn c12_altmap_error_path(buggy: bool) -> Result<Vec<Violation>, String> {
     })
 }
 
+/// Seed 000 (B1): PageOffline pages at refcount 0 without a put_page hook.
+fn b1_pageoffline_refcount_zero(buggy: bool) -> Result<Vec<Violation>, String> {
+    use crate::drivers::virtio_mem::{VirtioMem, SBS_PER_MB};
+    use crate::drivers::{walker_get, walker_put};
+    let d = design(buggy, Switch::PageOfflineRefcountZero);
+    sequential(move || {
+        let sys = System::<Landed>::new(cfg(2, 3, d.clone())).map_err(e)?;
+        let c0 = sys.cpu(0).map_err(e)?;
+        let c1 = sys.cpu(1).map_err(e)?;
+        let vm = std::sync::Arc::new(VirtioMem::new(2, 1));
+        sys.register_memory_notifier(vm.clone());
+        sys.add_memory(2, false).map_err(e)?;
+        for sb in 0..SBS_PER_MB {
+            vm.plug(&c0, sb).map_err(e)?;
+        }
+        sys.online_memory_block(2).map_err(e)?;
+        // T1 (virtio-mem): alloc_contig_range of a subblock; it holds 1.
+        let prepared = vm.unplug_prepare(&c0, 9).map_err(e)?;
+        let pfn = prepared.start_pfn() + 17;
+        // T0 (a pfn walker): a speculative reference -> 2.
+        if !walker_get(&c1, pfn).map_err(e)? {
+            return Err("setup: the walker got no reference".into());
+        }
+        // T1: __SetPageOffline; under the RFC the driver drops to 0 here (-> 1).
+        prepared.commit().map_err(e)?;
+        // T0: its put is now the last one.
+        let _ = walker_put(&c1, pfn);
+        Ok(sys.check())
+    })
+}
+
+/// B1-CMM: the CMM balloon frees its loans at GOING_OFFLINE, keeps nothing
+/// on CANCEL.
+fn b1_cmm_free_on_going_offline(buggy: bool) -> Result<Vec<Violation>, String> {
+    use crate::drivers::cmm::Cmm;
+    let d = design(buggy, Switch::CmmFreeOnGoingOffline);
+    sequential(move || {
+        let sys = System::<Landed>::new(cfg(2, 3, d.clone())).map_err(e)?;
+        let c = sys.cpu(0).map_err(e)?;
+        let cmm = std::sync::Arc::new(Cmm::new());
+        sys.register_memory_notifier(cmm.clone());
+        // Fill block 0 so the loans and a user page land in block 1.
+        let mut hog = Vec::new();
+        loop {
+            let p = c.alloc_pages(crate::MAX_PAGE_ORDER, crate::MigrateType::Movable).map_err(e)?;
+            if p >= crate::PAGES_PER_SECTION {
+                c.free_pages(p, crate::MAX_PAGE_ORDER).map_err(e)?;
+                break;
+            }
+            hog.push(p);
+        }
+        cmm.inflate(&c, 8).map_err(e)?;
+        let user = c.fault(0).map_err(e)?;
+        for p in hog {
+            c.free_pages(p, crate::MAX_PAGE_ORDER).map_err(e)?;
+        }
+        // A pin on the user page makes the offline fail after GOING_OFFLINE.
+        c.get_page(user).map_err(e)?;
+        if sys.offline_memory_block(&c, 1).is_ok() {
+            return Err("setup: the offline was expected to fail".into());
+        }
+        c.put_page(user).map_err(e)?;
+        Ok(sys.check())
+    })
+}
+
+fn b5_head_mapcount(buggy: bool) -> Result<Vec<Violation>, String> {
+    sequential(move || crate::compaction::repro::b5_head_mapcount(buggy))
+}
+fn b5_check_before_ref(buggy: bool) -> Result<Vec<Violation>, String> {
+    sequential(move || crate::compaction::repro::b5_check_before_ref(buggy))
+}
+fn c19_clear_lru_before_ref(buggy: bool) -> Result<Vec<Violation>, String> {
+    sequential(move || crate::compaction::repro::c19_clear_lru_before_ref(buggy))
+}
+fn c16_pmd_map_poisoned(buggy: bool) -> Result<Vec<Violation>, String> {
+    sequential(move || crate::folio::repro_c16_pmd_map_poisoned(buggy))
+}
+fn b4_walkers_read_offline_memmap(buggy: bool) -> Result<Vec<Violation>, String> {
+    sequential(move || crate::walkers::repro::b4_walkers_read_offline_memmap(buggy))
+}
+
 /// Every registered bug.
 pub fn registry() -> &'static [Bug] {
     REGISTRY
 }
 
 static REGISTRY: &[Bug] = &[
+    Bug {
+        id: "B1",
+        title: "PageOffline pages offlined at refcount 0: a speculative reference frees an unplugged page",
+        fix_commit: "aa218795cb5f",
+        invariant: "V4",
+        mechanism: "with unplugged PageOffline pages at refcount 0 (RFC v3 6/9) and no hook in put_page, a pfn walker's speculative get taken before the driver dropped its reference ends in the final put, which sends the unplugged page to the free path",
+        source: "000_0092d3deb7bbe402.txt",
+        variant: "pageoffline_refcount_zero",
+        race: false,
+        reproduce: b1_pageoffline_refcount_zero,
+    },
+    Bug {
+        id: "B1c",
+        title: "CMM balloon frees loaned pages at MEM_GOING_OFFLINE and never re-takes them",
+        fix_commit: "fe030c9b85e6",
+        invariant: "CMM1",
+        mechanism: "the CMM notifier frees the loaned pages of the range to buddy at GOING_OFFLINE and does nothing on CANCEL_OFFLINE, so a failed offline silently deflates the balloon and the guest reuses memory the hypervisor owns",
+        source: "000_0092d3deb7bbe402.txt",
+        variant: "cmm_free_on_going_offline",
+        race: false,
+        reproduce: b1_cmm_free_on_going_offline,
+    },
+    Bug {
+        id: "B4",
+        title: "pfn walkers read the memmap of offline memory (valid_zones, kpageflags, dump tools)",
+        fix_commit: "96c804a6ae8c",
+        invariant: "M3",
+        mechanism: "walkers test pfn_valid instead of pfn_to_online_page and so read the struct pages of an offline section, whose memmap is poisoned (or, with memmap_on_memory, not even there)",
+        source: "003_90b20de495d21dca.txt",
+        variant: "memmap_reads_offline",
+        race: false,
+        reproduce: b4_walkers_read_offline_memmap,
+    },
+    Bug {
+        id: "B5",
+        title: "THP mapcount on isolation: a PTE-mapped THP looks pinned and is never migrated",
+        fix_commit: "829ae0f81ce0",
+        invariant: "O4",
+        mechanism: "isolate_migratepages_block compares the folio's refcount with page_mapcount(head) instead of the total mapcount, so a PTE-mapped THP (512 references, head mapcount 1) is judged pinned and alloc_contig/offline cannot make progress",
+        source: "004_7681180b8ddbfddc.txt",
+        variant: "isolate_uses_head_mapcount",
+        race: false,
+        reproduce: b5_head_mapcount,
+    },
+    Bug {
+        id: "B5r",
+        title: "compaction's pinned check runs before the speculative reference",
+        fix_commit: "829ae0f81ce0",
+        invariant: "R1",
+        mechanism: "the v6.0 order checks refcount against mapcount with no reference held and never repeats it, so a page freed and reused (and pinned) in between is isolated on a stale decision",
+        source: "history",
+        variant: "isolate_check_before_ref",
+        race: false,
+        reproduce: b5_check_before_ref,
+    },
+    Bug {
+        id: "C16",
+        title: "PMD-mapping a THP with a poisoned subpage",
+        fix_commit: "eac96c3efdb5",
+        invariant: "H7",
+        mechanism: "do_set_pmd ignores PageHasHWPoisoned and maps the whole folio by PMD, exposing the poisoned subpage",
+        source: "history",
+        variant: "thp_pmd_map_poisoned",
+        race: false,
+        reproduce: c16_pmd_map_poisoned,
+    },
+    Bug {
+        id: "C19",
+        title: "compaction clears PG_lru before taking its reference",
+        fix_commit: "unknown",
+        invariant: "A2",
+        mechanism: "TestClearPageLRU runs before get_page_unless_zero; when the get fails (the folio is frozen), the flag stays cleared on a live mapped page that nobody isolated",
+        source: "history",
+        variant: "clear_lru_before_ref",
+        race: false,
+        reproduce: c19_clear_lru_before_ref,
+    },
     Bug {
         id: "C1",
         title: "pcp vs isolation: a page freed to a pcp list after the offline drain",

@@ -22,7 +22,11 @@
 //! | M2 | vmemmap (altmap) pages are Reserved, refcount 1, never free |
 //! | M4 | altmap pages released exactly once (recorded at remove_memory) |
 //! | H5 | Σ per-block nr_hwpoison = num_poisoned_pages; an online block's count = its PG_hwpoison pages |
-//! | MG2 | every user mapping points at a page with refcount >= 1, mapcount 1, its owner tag, and (frame store) its bytes |
+//! | MG2 | every user mapping points at a page with refcount >= 1, mapcount 1, its owner tag, and (frame store) its bytes; THP entire/subpage mapcounts match the PMD/PTE entries ([`crate::folio`]) |
+//! | MG3 | a folio's refcount >= folio_mapcount + pincount + swap-cache references |
+//! | H7 | no PMD maps a THP with a hwpoisoned subpage |
+//! | A2 (LRU) | a mapped folio with PG_lru clear is held by an isolator (else its LRU flag was lost, C19) |
+//! | V1–V5, CMM1 | balloon drivers' own state ([`crate::drivers`]): fake-offline pages referenced and off every list, loans conserved, every PageOffline page owned |
 //! | O1, M3, V4, ... | violations recorded by the paths themselves (BUG_ON/WARN sites) |
 //!
 //! The checker never panics on a corrupted state: list walks are bounded and
@@ -387,6 +391,8 @@ impl<F: FreePath> System<F> {
         // User mappings (MG2): taken after the allocator locks are dropped,
         // still under mem_hotplug_lock so sections cannot change.
         w.check_user_mappings();
+        self.check_folios(&mut |id, pfn, msg| w.report(id, pfn, msg));
+        self.check_balloons(&mut |id, pfn, msg| w.report(id, pfn, msg));
         for v in self.runtime_violations.lock().iter() {
             w.report(v.id, v.pfn, v.msg.clone());
         }
@@ -407,7 +413,9 @@ impl<F: FreePath> Walk<'_, F> {
                 self.report("MG2", Some(pfn), format!("vpn {vpn} maps a pfn that is not online"));
                 continue;
             };
-            if page_count(p) < 1 || p.page_mapcount() != 1 || p.PageBuddy() {
+            // A PTE-mapped THP subpage is referenced through its head.
+            let rc = p.compound_head_pfn().and_then(|h| self.page(h)).map_or(page_count(p), page_count);
+            if rc < 1 || p.page_mapcount() != 1 || p.PageBuddy() {
                 self.report("MG2", Some(pfn), format!("vpn {vpn} maps a page that is not in use: {}", p.dump(pfn)));
                 continue;
             }

@@ -57,6 +57,10 @@ pub enum Error {
     BadConfig(String),
     /// The operating system refused a mapping or a barrier.
     Os(String),
+    /// A folio holds references beyond its mappings, swap cache and the
+    /// caller's (pinned, or referenced by someone else): it cannot be split
+    /// or moved now (-EAGAIN / -EBUSY).
+    ExtraRefs { pfn: Pfn, refcount: i32, expected: i32 },
 }
 
 impl fmt::Display for Error {
@@ -99,6 +103,10 @@ impl fmt::Display for Error {
             Error::Busy { pfn, reason } => write!(f, "pfn {pfn:#x}: busy (-EBUSY): {reason}"),
             Error::BadConfig(s) => write!(f, "bad configuration: {s}"),
             Error::Os(s) => write!(f, "operating system: {s}"),
+            Error::ExtraRefs { pfn, refcount, expected } => write!(
+                f,
+                "pfn {pfn:#x}: folio has {refcount} references where {expected} are expected (pinned or in use, -EAGAIN)"
+            ),
         }
     }
 }

@@ -15,6 +15,10 @@
 //! | [`memory_block`], [`memory_hotplug`], [`notifier`] | `drivers/base/memory.c`, `mm/memory_hotplug.c`, the memory notifier chain |
 //! | [`memory`], [`migrate`] | user mappings (page table, rmap) and `mm/migrate.c` |
 //! | [`hugetlb`] | `mm/hugetlb.c` |
+//! | [`folio`] | `mm/huge_memory.c`, `mm/rmap.c`: THP (PMD/PTE mapping, mapcounts, pins, swap cache, split) |
+//! | [`compaction`] | `mm/compaction.c`: the migration scanner (`isolate_migratepages_block`) |
+//! | [`walkers`] | `fs/proc/page.c` kpageflags, `/proc/kcore` / makedumpfile reads, sysfs `valid_zones` |
+//! | [`drivers`] | `drivers/virtio/virtio_mem.c`, powerpc `cmm.c`, `drivers/hv/hv_balloon.c`: PageOffline holders |
 //! | [`design`] | design variants and historical-bug switches |
 //! | [`system`] | one simulated machine: memmap + zone + CPU slots |
 //! | [`check`] | the invariant checker (catalogue ids of research/kernel.md A.23) |
@@ -26,8 +30,11 @@
 
 pub mod bugs;
 pub mod check;
+pub mod compaction;
 pub mod design;
+pub mod drivers;
 pub mod error;
+pub mod folio;
 pub mod hugetlb;
 pub mod memmap;
 pub mod memory;
@@ -58,6 +65,7 @@ pub mod sched_plan {
 }
 pub mod sync;
 pub mod system;
+pub mod walkers;
 
 pub use design::{Design, Switch};
 pub use error::{Error, Result};

@@ -14,6 +14,9 @@
 //!   reference), mapcount 1, PG_lru (unless isolated), owner = its vpn tag;
 //! * a poisoned pte (after memory_failure unmapped the page) makes the next
 //!   access fail with SIGBUS.
+//! * a `Pte::Pmd(head)` entry in each slot of a 2 MiB-aligned range is a
+//!   PMD mapping of an order-9 THP; `unmap` of one of its pages splits the
+//!   PMD into PTEs first ([`crate::folio`]).
 //! Lock order: `ptl` (the page-table lock) → pcp lock → zone->lock. Frames
 //! of mapped pages are only read or written under `ptl`.
 
@@ -35,6 +38,10 @@ pub enum Pte {
     Present(Pfn),
     /// The page was poisoned and unmapped: the next access gets SIGBUS.
     HwPoison,
+    /// A PMD mapping of the order-9 THP whose head is this pfn: each of the
+    /// 512 entries of the 2 MiB-aligned range holds it, and `vpn` reaches
+    /// subpage `head + vpn % 512` (see [`crate::folio`]).
+    Pmd(Pfn),
 }
 
 /// The page table (`mm_struct` with its one `ptl`).
@@ -80,7 +87,11 @@ impl<F: FreePath> System<F> {
     pub fn verify_user_page(&self, vpn: usize) -> Result<Option<bool>> {
         let pt = self.aspace.ptl.lock();
         let Some(&pte) = pt.get(vpn) else { return Err(Error::BadRequest(format!("vpn {vpn} out of range"))) };
-        let Pte::Present(pfn) = pte else { return Ok(None) };
+        let pfn = match pte {
+            Pte::Present(pfn) => pfn,
+            Pte::Pmd(head) => head + (vpn as u64 & (crate::folio::HPAGE_PMD_NR - 1)),
+            _ => return Ok(None),
+        };
         let p = self.memmap.pfn_to_page(pfn)?;
         let tag = USER_TAG | vpn as u64;
         if p.owner() != tag {
@@ -106,6 +117,7 @@ impl<F: FreePath> Cpu<'_, F> {
         let pte = pt.get_mut(vpn).ok_or(Error::BadRequest(format!("vpn {vpn} is beyond the address space ({len} pages)")))?;
         match *pte {
             Pte::Present(pfn) => return Ok(pfn),
+            Pte::Pmd(head) => return Ok(head + (vpn as u64 & (crate::folio::HPAGE_PMD_NR - 1))),
             Pte::HwPoison => return Err(Error::Sigbus { vpn }),
             Pte::None => {}
         }
@@ -128,6 +140,8 @@ impl<F: FreePath> Cpu<'_, F> {
     pub fn unmap(&self, vpn: usize) -> Result<Option<Pfn>> {
         let sys = self.system();
         let mut pt = sys.aspace.ptl.lock();
+        // A partial munmap of a PMD-mapped THP splits the PMD first.
+        crate::folio::split_huge_pmd_locked(&sys.memmap, &mut pt, vpn)?;
         let len = pt.len();
         let pte = pt.get_mut(vpn).ok_or(Error::BadRequest(format!("vpn {vpn} is beyond the address space ({len} pages)")))?;
         let old = std::mem::replace(pte, Pte::None);

@@ -68,6 +68,8 @@ impl<F: FreePath> Cpu<'_, F> {
         let sys = self.system();
         let mm = sys.memmap();
         let sp = mm.pfn_to_page(src).map_err(|_| MigrateError::NotMovable)?;
+        // A THP is split first; its head continues here as an order-0 page.
+        self.split_thp_for_migration(src)?;
         let mut pt = sys.aspace.ptl.lock();
         let owner = sp.owner();
         let vpn = owner_vpn(owner).filter(|&v| pt.get(v) == Some(&Pte::Present(src)));

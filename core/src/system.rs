@@ -306,7 +306,14 @@ impl<'s, F: FreePath> Cpu<'s, F> {
                 page.ClearPageLRU();
             }
             let order = page.compound_order();
-            self.sys.zone.free_the_page::<F>(mm, self.pcp, head, page, order)?;
+            if let Err(e) = self.sys.zone.free_the_page::<F>(mm, self.pcp, head, page, order) {
+                // V4: no put may take a PageOffline page into the free path
+                // (the driver keeps its reference); the free path refused it.
+                if page.PageOffline() {
+                    self.sys.record_violation("V4", Some(head), format!("put_page sent a PageOffline page to the free path ({e})"));
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -30,10 +30,10 @@
 //! is back to MIGRATE_MOVABLE and nothing was taken (I2, I4). A second
 //! isolator of an overlapping range (offline, another contig allocation)
 //! gets [`Error::Busy`].
-//! Lock order: no lock is held across steps; each step takes pcp locks and
-//! zone->lock itself (pcp lock → zone->lock). Callers may hold driver locks
-//! (virtio-mem's hotplug_mutex) but never mem_hotplug_lock's ordering peers
-//! below zone->lock.
+//! Lock order: no lock is held across steps; each step takes pcpu_drain_mutex,
+//! pcp locks and zone->lock itself (pcp lock → zone->lock). A caller may
+//! hold locks ordered above them (virtio-mem's hotplug_mutex) but no pcp
+//! lock and not zone->lock.
 
 use crate::error::{Error, Result};
 use crate::migrate::{MigrateError, MigrateReason};
