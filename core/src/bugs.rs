@@ -383,6 +383,142 @@ fn b4_walkers_read_offline_memmap(buggy: bool) -> Result<Vec<Violation>, String>
     sequential(move || crate::walkers::repro::b4_walkers_read_offline_memmap(buggy))
 }
 
+fn hw_sys(d: Design) -> Result<System<Landed>, String> {
+    System::<Landed>::new(cfg(2, 2, d)).map_err(e)
+}
+
+/// A free pfn in block 1 (inside a pristine order-10 block at boot).
+const FREE_PFN: crate::Pfn = crate::PAGES_PER_SECTION + 1000 + 7;
+
+/// Seed 001 (B2a): soft offline of a free page flags it in buddy.
+fn b2_soft_offline_poison_in_buddy(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::SoftOfflinePoisonInBuddy);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        sys.soft_offline_page(&c, FREE_PFN).map_err(e)?;
+        Ok(sys.check())
+    })
+}
+
+/// B2(c): the raw ISOLATE flip around the in-use migration; checked inside
+/// the window, between the migration step and the poison step.
+fn b2c_soft_offline_isolate_dance(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::SoftOfflineIsolateDance);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        let pfn = c.fault(9).map_err(e)?;
+        let mut op = sys.soft_offline_begin(pfn).map_err(e)?;
+        op.step(&c); // get_hwpoison_page: in use
+        op.step(&c); // isolate and migrate
+        let mid = sys.check();
+        while !op.is_done() {
+            op.step(&c);
+        }
+        Ok(mid)
+    })
+}
+
+/// Seed 002 (B3, race 2): soft offline flags the free hugetlb folio a
+/// reservation counts on before trying to dissolve it.
+fn b3_soft_offline_flag_first(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::SoftOfflineFlagFirst);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        sys.hugetlb_alloc_pool(&c, 1).map_err(e)?;
+        sys.hugetlb_reserve(1).map_err(e)?;
+        let f = *sys.hugetlb_freelist().first().ok_or("setup: empty pool")?;
+        let _ = sys.soft_offline_page(&c, f + 3);
+        // The reserved fault: the only folio is flagged and skipped.
+        let _ = sys.hugetlb_fault();
+        Ok(sys.check())
+    })
+}
+
+/// C6: free_huge_folio vs dissolve: T1's free has dropped the last
+/// reference but not yet enqueued the folio when T0 dissolves it.
+fn c6_dissolve_no_freed_check(buggy: bool) -> Result<Vec<Violation>, String> {
+    use crate::sched_plan::Preempt;
+    let d = design(buggy, Switch::DissolveNoFreedCheck);
+    race(
+        vec![
+            Preempt { task: 0, label: "repro:spawned", nth: 1, then: 1 },
+            Preempt { task: 1, label: "free_huge_folio:refcount_zero", nth: 1, then: 0 },
+        ],
+        move || {
+            let sys = std::sync::Arc::new(hw_sys(d.clone())?);
+            {
+                let c = sys.cpu(0).map_err(e)?;
+                sys.hugetlb_alloc_pool(&c, 2).map_err(e)?;
+            }
+            let a = sys.hugetlb_fault().map_err(e)?;
+            let s1 = sys.clone();
+            let t = crate::sync::thread::spawn(move || s1.hugetlb_free(a).map_err(e));
+            crate::sync::preempt_point("repro:spawned");
+            let _ = sys.dissolve_free_hugetlb_folio(a);
+            t.join().map_err(|_| "worker panicked".to_string())??;
+            Ok(sys.check())
+        },
+    )
+}
+
+/// C7: memory_failure's speculative reference on a hugetlb folio being
+/// prepared (written as the two halves of the preparation with the
+/// get in between).
+fn c7_hwpoison_spec_ref_hugetlb(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::HwpoisonSpecRefHugetlb);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        let f = sys.hugetlb_alloc_folio_begin(&c).map_err(e)?;
+        let _ = sys.get_hwpoison_page(&c, f, false);
+        sys.hugetlb_alloc_folio_finish(f).map_err(e)?;
+        Ok(sys.check())
+    })
+}
+
+/// C8: dissolving a free hugetlb folio a reservation counts on.
+fn c8_dissolve_ignores_resv(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::DissolveIgnoresResv);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        sys.hugetlb_alloc_pool(&c, 1).map_err(e)?;
+        sys.hugetlb_reserve(1).map_err(e)?;
+        let f = *sys.hugetlb_freelist().first().ok_or("setup: empty pool")?;
+        let _ = sys.dissolve_free_hugetlb_folio(f);
+        let _ = sys.hugetlb_fault();
+        Ok(sys.check())
+    })
+}
+
+/// C10: memory_failure on a pfn of offline memory reads its memmap.
+fn c10_memory_failure_offline(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::MemmapReadsOffline);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        sys.offline_memory_block(&c, 1).map_err(e)?;
+        let _ = sys.memory_failure(&c, crate::PAGES_PER_SECTION + 5);
+        Ok(sys.check())
+    })
+}
+
+/// C17: hard offline of a free page that sits on a pcp list.
+fn c17_hwpoison_ignore_pcp_free(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::HwpoisonIgnorePcpFree);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        let pfn = c.alloc_page().map_err(e)?;
+        c.put_page(pfn).map_err(e)?;
+        let _ = sys.memory_failure(&c, pfn);
+        Ok(sys.check())
+    })
+}
+
 /// Every registered bug.
 pub fn registry() -> &'static [Bug] {
     REGISTRY
@@ -410,6 +546,39 @@ static REGISTRY: &[Bug] = &[
         variant: "cmm_free_on_going_offline",
         race: false,
         reproduce: b1_cmm_free_on_going_offline,
+    },
+    Bug {
+        id: "B2",
+        title: "soft offline leaves a PG_hwpoison page in the buddy free lists",
+        fix_commit: "79f5f8fab482",
+        invariant: "H1",
+        mechanism: "the pre-5.10 soft offline flags a page PG_hwpoison where it finds it in buddy (set_hwpoison_free_buddy_page) instead of taking it off the free lists first, so a poisoned page stays allocatable",
+        source: "001_1429a2010e369bac.txt",
+        variant: "soft_offline_poison_in_buddy",
+        race: false,
+        reproduce: b2_soft_offline_poison_in_buddy,
+    },
+    Bug {
+        id: "B2c",
+        title: "soft offline flips the pageblock to ISOLATE without isolation accounting",
+        fix_commit: "79f5f8fab482",
+        invariant: "I1",
+        mechanism: "the pre-5.10 in-use path sets MIGRATE_ISOLATE with a raw set_pageblock_migratetype, without nr_isolate_pageblock++ or moving the free pages, so the zone's isolation bookkeeping and the free lists disagree with the block",
+        source: "001_1429a2010e369bac.txt",
+        variant: "soft_offline_isolate_dance",
+        race: false,
+        reproduce: b2c_soft_offline_isolate_dance,
+    },
+    Bug {
+        id: "B3",
+        title: "soft offline of a free huge page sets PG_hwpoison before dissolving it",
+        fix_commit: "6bc9b56433b7",
+        invariant: "HR1",
+        mechanism: "soft_offline_free_page flags the hugetlb head first (as hard offline does) and then tries to dissolve it; the dissolve is refused because a reservation needs the page, so a flagged folio stays on the freelist and the reserved fault finds no usable page",
+        source: "002_9a94bcd7686719e3.txt",
+        variant: "soft_offline_flag_first",
+        race: false,
+        reproduce: b3_soft_offline_flag_first,
     },
     Bug {
         id: "B4",
@@ -443,6 +612,17 @@ static REGISTRY: &[Bug] = &[
         variant: "isolate_check_before_ref",
         race: false,
         reproduce: b5_check_before_ref,
+    },
+    Bug {
+        id: "C17",
+        title: "hwpoison on a free page that sits on a pcp list",
+        fix_commit: "17e395b60f5b",
+        invariant: "H1",
+        mechanism: "memory_failure finds a refcount-0 page that is not in buddy (it is on a pcp list), gives up on it as a kernel high-order page, and leaves a PG_hwpoison page on the pcp list to be allocated",
+        source: "history",
+        variant: "hwpoison_ignore_pcp_free",
+        race: false,
+        reproduce: c17_hwpoison_ignore_pcp_free,
     },
     Bug {
         id: "C16",
@@ -509,6 +689,50 @@ static REGISTRY: &[Bug] = &[
         variant: "MergeAcrossIsolate",
         race: false,
         reproduce: c4_merge_across_isolate,
+    },
+    Bug {
+        id: "C6",
+        title: "hugetlb: a race between freeing and dissolving the page",
+        fix_commit: "7ffddd499ba6",
+        invariant: "HD1",
+        mechanism: "dissolve takes a refcount-0 hugetlb folio whose free has dropped the last reference but not yet put it on the freelist, frees it to buddy, and the free then enqueues it on the hugetlb freelist as well",
+        source: "history",
+        variant: "dissolve_no_freed_check",
+        race: true,
+        reproduce: c6_dissolve_no_freed_check,
+    },
+    Bug {
+        id: "C7",
+        title: "hwpoison: speculative reference on a hugetlb page being allocated",
+        fix_commit: "25182f05ffed",
+        invariant: "R3",
+        mechanism: "memory_failure's get_page_unless_zero succeeds on a fresh hugetlb folio between its preparation and the allocator's put_page_testzero, which then does not see 1 -> 0",
+        source: "history",
+        variant: "hwpoison_spec_ref_hugetlb",
+        race: false,
+        reproduce: c7_hwpoison_spec_ref_hugetlb,
+    },
+    Bug {
+        id: "C8",
+        title: "dissolving reserved free huge pages",
+        fix_commit: "082d5b6b60e9",
+        invariant: "HR1",
+        mechanism: "dissolve_free_huge_page does not check free - resv, so dissolving (for offline) the only free folio a reservation counts on leaves free < resv and the reserved fault finds nothing",
+        source: "history",
+        variant: "dissolve_ignores_resv",
+        race: false,
+        reproduce: c8_dissolve_ignores_resv,
+    },
+    Bug {
+        id: "C10",
+        title: "memory_failure reads the uninitialized memmap of offline memory",
+        fix_commit: "96c804a6ae8c",
+        invariant: "M3",
+        mechanism: "memory_failure looks the pfn up with pfn_valid/pfn_to_page instead of pfn_to_online_page and so reads the poisoned struct page of an offline section",
+        source: "history",
+        variant: "memmap_reads_offline",
+        race: false,
+        reproduce: c10_memory_failure_offline,
     },
     Bug {
         id: "C12",

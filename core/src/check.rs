@@ -25,6 +25,9 @@
 //! | MG2 | every user mapping points at a page with refcount >= 1, mapcount 1, its owner tag, and (frame store) its bytes; THP entire/subpage mapcounts match the PMD/PTE entries ([`crate::folio`]) |
 //! | MG3 | a folio's refcount >= folio_mapcount + pincount + swap-cache references |
 //! | H7 | no PMD maps a THP with a hwpoisoned subpage |
+//! | H2 | a page taken off buddy (MAGIC_HWPOISON) is at refcount 1 with PG_hwpoison, unmapped, outside memory_failure ([`crate::memory_failure`]) |
+//! | H3 | soft offline never flags a page in use (recorded at run time) |
+//! | HR1–HR3, HD1 | hugetlb reservations, counters and freelist; no folio both on the freelist and in buddy ([`crate::hugetlb`]) |
 //! | A2 (LRU) | a mapped folio with PG_lru clear is held by an isolator (else its LRU flag was lost, C19) |
 //! | V1–V5, CMM1 | balloon drivers' own state ([`crate::drivers`]): fake-offline pages referenced and off every list, loans conserved, every PageOffline page owned |
 //! | O1, M3, V4, ... | violations recorded by the paths themselves (BUG_ON/WARN sites) |
@@ -167,6 +170,8 @@ impl<F: FreePath> System<F> {
         let _h = mm.hotplug.lock();
         let pcp_guards: Vec<_> = zone.pcp.iter().map(|p| p.remote_lock()).collect();
         let fa = zone.lock.lock();
+        // hugetlb_lock is a leaf: held across the walk, the pool is stable.
+        let huge = self.hugetlb.lock();
         let max_pfn = mm.max_pfn();
         let mut w = Walk { sys: self, seen: vec![Seen::None; max_pfn as usize], out: Vec::new(), dropped: 0, bound: max_pfn };
 
@@ -386,6 +391,9 @@ impl<F: FreePath> System<F> {
         if managed != expect_managed {
             w.report("A2", None, format!("managed_pages is {managed} but online sections manage {expect_managed} pages (less vmemmap and PageOffline)"));
         }
+        self.check_hwpoison(&mut |id, pfn, msg| w.report(id, pfn, msg));
+        self.check_hugetlb(&huge, &mut |id, pfn, msg| w.report(id, pfn, msg));
+        drop(huge);
         drop(fa);
         drop(pcp_guards);
         // User mappings (MG2): taken after the allocator locks are dropped,
@@ -432,14 +440,16 @@ impl<F: FreePath> Walk<'_, F> {
     fn check_unlisted_zero(&mut self, pfn: Pfn, p: &Page) {
         if let Some(head) = p.compound_head_pfn() {
             let live = self.page(head).is_some_and(|h| {
-                h.PageHead() && page_count(h) > 0 && pfn < head + (1u64 << h.compound_order())
+                h.PageHead()
+                    && (page_count(h) > 0 || crate::hugetlb::folio_is_free_hugetlb(h))
+                    && pfn < head + (1u64 << h.compound_order())
             });
             if !live {
                 self.report("A2", Some(pfn), format!("tail of compound head {head:#x}, which is not a live compound page"));
             }
-        } else if p.PageHWPoison() || p.PageOffline() {
-            // Leaked/taken-off poisoned page, or a balloon page: owned by
-            // nobody, deliberately outside the allocator.
+        } else if p.PageHWPoison() || p.PageOffline() || p.PageHWPoisonTakenOff() || crate::hugetlb::folio_is_free_hugetlb(p) {
+            // Leaked/taken-off poisoned page (H2), a balloon page, or a
+            // folio on the hugetlb freelist (HR3): owned outside the allocator.
         } else {
             self.report(
                 "A2",

@@ -45,6 +45,9 @@ pub enum Error {
     Sigbus { vpn: usize },
     /// online refused: the block holds hwpoisoned pages (-EHWPOISON).
     HwPoisoned { block: u64, pages: i64 },
+    /// A hugetlb fault found no usable huge page: SIGBUS (`reserved`: the
+    /// mapping held a reservation that should have guaranteed one).
+    HugetlbSigbus { reserved: bool },
     /// A notifier refused a transition.
     Notifier(String),
     /// offline_pages failed and rolled back.
@@ -98,6 +101,11 @@ impl fmt::Display for Error {
             Error::HwPoisoned { block, pages } => {
                 write!(f, "memory block {block}: {pages} hwpoisoned pages, cannot online (-EHWPOISON)")
             }
+            Error::HugetlbSigbus { reserved } => write!(
+                f,
+                "hugetlb fault: no usable huge page{} (SIGBUS)",
+                if *reserved { " although the mapping holds a reservation" } else { "" }
+            ),
             Error::Notifier(s) => write!(f, "notifier refused: {s}"),
             Error::OfflineFailed { block, reason } => write!(f, "offline of memory block {block} failed: {reason}"),
             Error::Busy { pfn, reason } => write!(f, "pfn {pfn:#x}: busy (-EBUSY): {reason}"),

@@ -121,6 +121,10 @@ pub struct System<F: FreePath = Landed> {
     pub(crate) runtime_violations: Mutex<Vec<Violation>>,
     /// `num_poisoned_pages`.
     pub(crate) num_poisoned_pages: crate::sync::plain::AtomicI64,
+    /// `hugetlb_lock` and the hstate it guards (a leaf lock).
+    pub(crate) hugetlb: Mutex<crate::hugetlb::HugetlbState>,
+    /// `mf_mutex`: serializes memory_failure, soft offline and unpoison.
+    pub(crate) mf_mutex: Mutex<crate::memory_failure::MfState>,
     _f: PhantomData<F>,
 }
 
@@ -138,6 +142,8 @@ impl<F: FreePath> System<F> {
             device_hotplug_lock: Mutex::new(()),
             runtime_violations: Mutex::new(Vec::new()),
             num_poisoned_pages: crate::sync::plain::AtomicI64::new(0),
+            hugetlb: Mutex::new(Default::default()),
+            mf_mutex: Mutex::new(Default::default()),
             cfg,
             _f: PhantomData,
         };
