@@ -312,7 +312,9 @@ pub fn note_label(label: &'static str) {
     LAST_LABEL.with(|l| l.set(Some(label)));
 }
 
-fn take_label() -> Option<&'static str> {
+/// Take (and clear) the label noted by the last [`note_label`]: for a
+/// scheduler that reads named preemption points (see also `crate::harness`).
+pub fn take_label() -> Option<&'static str> {
     LAST_LABEL.with(|l| l.take())
 }
 
