@@ -1,35 +1,50 @@
-//! `put_page` cost against the bare refcount drop it is built on.
+//! `put_page` cost against the bare refcount drop it is built on, for every
+//! free-path design.
 //!
 //! One criterion group, `put_page`, so that all cases run in the same
 //! process on the same machine state and their ratios mean something:
 //!
-//! 1. `bare_atomic_fetch_sub`: one `fetch_sub(1, Release)` on the refcount
-//!    word of a 64-byte-aligned stand-in descriptor, with the old value
-//!    consumed. This is the very instruction `page_ref::put_page_testzero`
-//!    compiles to (`lock xadd` on x86_64: the old value is needed for the
-//!    1 -> 0 test). The real descriptor's `refcount` is `pub(crate)` with no
-//!    public accessor to the atomic itself, hence the stand-in with the same
-//!    layout (refcount at byte 8 of a 64-byte, 64-aligned line).
+//! 1. `bare_atomic_fetch_sub` (the reference): one `fetch_sub(1, Release)`
+//!    on the refcount word of a 64-byte-aligned stand-in descriptor, with
+//!    the old value consumed. This is the very instruction
+//!    `page_ref::put_page_testzero` compiles to (`lock xadd` on x86_64: the
+//!    old value is needed for the 1 -> 0 test). The real descriptor's
+//!    `refcount` is `pub(crate)` with no public accessor to the atomic
+//!    itself, hence the stand-in with the same layout (refcount at byte 8 of
+//!    a 64-byte, 64-aligned line).
 //! 2. `nonfinal_put`: `Cpu::put_page` on an allocated page whose refcount is
 //!    high, so no call frees: pfn_to_page + compound check + the drop.
-//! 3. `final_put_to_pcp`: the last put (1 -> 0) of an order-0 page: prepare
-//!    checks + pcp lock + list push. Pages are allocated untimed in chunks of
-//!    128 and their puts are timed; the pcp is drained (untimed) when needed
-//!    so that no timed put ever spills to buddy (asserted per chunk).
-//! 4. `alloc_free_pair`: `alloc_page` + `put_page` of the page, which stays
-//!    on the pcp (LIFO: the same page every time).
+//! 3. `final_put_to_pcp/<design>`: the last put (1 -> 0) of an order-0 page:
+//!    the design's check + prepare checks + pcp lock + list push. Pages are
+//!    allocated untimed in chunks of 128 and their puts are timed; the pcp
+//!    is drained (untimed) when needed so that no timed put ever spills to
+//!    buddy (asserted per chunk).
+//! 4. `alloc_free_pair/<design>`: `alloc_page` + `put_page` of the page,
+//!    which stays on the pcp (LIFO: the same page every time).
+//! 5. `global_lock_alloc_free_pair` (the baseline): the same pair on
+//!    [`pagelab_bench::baseline::GlobalLockAlloc`], one global lock around a
+//!    free stack of the same descriptors.
+//!
+//! `<design>` is each [`FreePath`] variant's `NAME`:
+//!
+//! | design | check on the final put |
+//! |---|---|
+//! | `no_hwpoison_check` | none: the "no hook" design (pre-5.10) |
+//! | `landed` | `PageHWPoison` test on order-0 pages in `free_pages_prepare` (today's kernel) |
+//! | `rfc_pageoffline_hook` | + `PageOffline` test (seed 000, RFC v3 6/9): same cache line |
+//! | `side_bitmap_hook` | + a bit in a side bitmap: a second cache line per free |
 //!
 //! Every case uses `iter_custom` with the same plain loop, so the harness
-//! overhead is identical. The system is built once, and a warm-up of
-//! alloc/free pairs and a few pcp refill/spill bursts faults in the
-//! descriptors it uses before anything is timed.
-//!
-//! `PAGELAB_BENCH_QUICK=1` switches to a smoke-test configuration
-//! (100 ms warm-up, 300 ms measurement, 10 samples) for CI.
+//! overhead is identical. Each design gets its own freshly booted system,
+//! warmed up (pcp refill/spill bursts, steady pairs) before anything is
+//! timed. `PAGELAB_BENCH_QUICK=1` switches to the smoke configuration.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use pagelab::page_ref::{page_count, set_page_count};
-use pagelab::{Config, Landed, System};
+use pagelab::{FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
+use pagelab_bench::baseline::GlobalLockAlloc;
+use pagelab_bench::{boot, configure, pairs, warm_up, Timing};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -56,41 +71,10 @@ const CHUNK: usize = 128;
 /// i32 refcount far from wrapping whatever `iters` criterion asks for).
 const MAX_RUN: u64 = 1 << 30;
 
-fn quick() -> bool {
-    std::env::var("PAGELAB_BENCH_QUICK").is_ok_and(|v| v == "1")
-}
+/// Boot 1 GiB.
+const MEM: u64 = 1 << 30;
 
-fn put_page(c: &mut Criterion) {
-    let sys = System::<Landed>::new(Config { mem_bytes: 1 << 30, ..Default::default() }).expect("boot 1 GiB");
-    let cpu = sys.cpu(0).expect("claim cpu 0");
-    let high = sys.zone().pcp_high_batch(0).expect("cpu 0 exists").0;
-    assert!(CHUNK < high as usize, "CHUNK {CHUNK} must stay below pcp high {high}");
-
-    // Warm-up: pcp refill/spill bursts (fault in the descriptors around the
-    // pcp's working set) and then steady alloc/free pairs.
-    let mut pfns: Vec<u64> = Vec::with_capacity(4 * high as usize);
-    for _ in 0..4 {
-        for _ in 0..2 * high {
-            pfns.push(cpu.alloc_page().expect("warm-up alloc"));
-        }
-        for p in pfns.drain(..) {
-            cpu.put_page(p).expect("warm-up put");
-        }
-    }
-    for _ in 0..5000 {
-        let p = cpu.alloc_page().expect("warm-up alloc");
-        cpu.put_page(p).expect("warm-up put");
-    }
-
-    let mut g = c.benchmark_group("put_page");
-    g.throughput(Throughput::Elements(1));
-    if quick() {
-        g.warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_millis(300)).sample_size(10);
-    } else {
-        g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    }
-
-    // 1. The bare refcount drop.
+fn bare_atomic(g: &mut BenchmarkGroup<'_, WallTime>) {
     let desc = Desc { _flags: 0, refcount: AtomicI32::new(0), _rest: [0; 52] };
     g.bench_function("bare_atomic_fetch_sub", |b| {
         b.iter_custom(|iters| {
@@ -111,8 +95,12 @@ fn put_page(c: &mut Criterion) {
             total
         })
     });
+}
 
-    // 2. put_page that does not free.
+fn nonfinal_put(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let sys = boot::<Landed>(MEM);
+    let cpu = sys.cpu(0).expect("claim cpu 0");
+    warm_up(&cpu);
     let held = cpu.alloc_page().expect("alloc held page");
     let held_page = sys.pfn_to_page(held).expect("held page descriptor");
     g.bench_function("nonfinal_put", |b| {
@@ -135,10 +123,18 @@ fn put_page(c: &mut Criterion) {
         })
     });
     cpu.put_page(held).expect("free held page");
+}
 
-    // 3. The final put, onto the pcp.
+/// The final put and the alloc+free pair on a fresh system of design `F`.
+fn design<F: FreePath>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let sys = boot::<F>(MEM);
+    let cpu = sys.cpu(0).expect("claim cpu 0");
+    let high = sys.zone().pcp_high_batch(0).expect("cpu 0 exists").0;
+    assert!(CHUNK < high as usize, "CHUNK {CHUNK} must stay below pcp high {high}");
+    warm_up(&cpu);
+
     let mut chunk: Vec<u64> = Vec::with_capacity(CHUNK);
-    g.bench_function("final_put_to_pcp", |b| {
+    g.bench_function(BenchmarkId::new("final_put_to_pcp", F::NAME), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters;
@@ -164,18 +160,41 @@ fn put_page(c: &mut Criterion) {
         })
     });
 
-    // 4. alloc + free, staying on the pcp.
-    g.bench_function("alloc_free_pair", |b| {
+    g.bench_function(BenchmarkId::new("alloc_free_pair", F::NAME), |b| {
         b.iter_custom(|iters| {
             let t = Instant::now();
-            for _ in 0..iters {
-                let p = cpu.alloc_page().unwrap();
-                cpu.put_page(black_box(p)).unwrap();
-            }
+            pairs(&cpu, iters);
             t.elapsed()
         })
     });
+}
 
+fn global_lock(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let sys = boot::<Landed>(MEM);
+    let cpu = sys.cpu(0).expect("claim cpu 0");
+    let base = GlobalLockAlloc::new(&cpu, 1024);
+    pairs(&base, 100_000);
+    g.bench_function("global_lock_alloc_free_pair", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            pairs(&base, iters);
+            t.elapsed()
+        })
+    });
+    base.release(&cpu);
+}
+
+fn put_page(c: &mut Criterion) {
+    let mut g = c.benchmark_group("put_page");
+    g.throughput(Throughput::Elements(1));
+    configure(&mut g, Timing::hot());
+    bare_atomic(&mut g);
+    nonfinal_put(&mut g);
+    design::<NoHwpoisonCheck>(&mut g);
+    design::<Landed>(&mut g);
+    design::<RfcOfflineHook>(&mut g);
+    design::<SideBitmapHook>(&mut g);
+    global_lock(&mut g);
     g.finish();
 }
 

@@ -15,6 +15,7 @@
 //! | [`memory_block`], [`memory_hotplug`], [`notifier`] | `drivers/base/memory.c`, `mm/memory_hotplug.c`, the memory notifier chain |
 //! | [`memory`], [`migrate`] | user mappings (page table, rmap) and `mm/migrate.c` |
 //! | [`hugetlb`] | `mm/hugetlb.c` |
+//! | [`memory_failure`] | `mm/memory-failure.c`: hard and soft offline, unpoison |
 //! | [`folio`] | `mm/huge_memory.c`, `mm/rmap.c`: THP (PMD/PTE mapping, mapcounts, pins, swap cache, split) |
 //! | [`compaction`] | `mm/compaction.c`: the migration scanner (`isolate_migratepages_block`) |
 //! | [`walkers`] | `fs/proc/page.c` kpageflags, `/proc/kcore` / makedumpfile reads, sysfs `valid_zones` |
@@ -22,6 +23,7 @@
 //! | [`design`] | design variants and historical-bug switches |
 //! | [`system`] | one simulated machine: memmap + zone + CPU slots |
 //! | [`check`] | the invariant checker (catalogue ids of research/kernel.md A.23) |
+//! | [`ops`], [`scenario`], [`model`], [`harness`] | the fuzz op language, `*.ops` scenario files, the reference model, the fuzz targets' harness |
 //! | [`sync`] | the concurrency shim (std or shuttle) |
 //!
 //! Global lock order (kernel names, outermost first): `device_hotplug_lock`
@@ -35,20 +37,27 @@ pub mod design;
 pub mod drivers;
 pub mod error;
 pub mod folio;
+pub mod harness;
 pub mod hugetlb;
 pub mod memmap;
 pub mod memory;
 pub mod memory_block;
+pub mod memory_failure;
 pub mod memory_hotplug;
 pub mod migrate;
+pub mod model;
 pub mod notifier;
+pub mod ops;
 pub mod page;
 pub mod page_alloc;
 pub mod page_isolation;
 pub mod page_ref;
 pub mod pageblock;
+pub mod scenario;
 #[cfg(feature = "shuttle")]
 pub mod sched;
+#[cfg(feature = "shuttle")]
+pub mod sched_fuzz;
 /// The preemption-plan type, available in every build (races only run under shuttle).
 pub mod sched_plan {
     #[cfg(feature = "shuttle")]

@@ -6,6 +6,10 @@
 //!   then the invariant checker and a page-accounting audit;
 //! * `pagelab bugs [--check] [--json]`: the registry of historical bugs and
 //!   their reproducers' verdicts.
+//! * `pagelab replay FILE...`, `pagelab fmt FILE`: run scenarios and raw
+//!   fuzz inputs with a verdict each, or print an input as a scenario;
+//! * `pagelab fuzz`: fuzz campaigns over `fuzz/` (cargo +nightly fuzz), or
+//!   the harness on random inputs on stable.
 //!
 //! Exit status: 0 success (a clean run), 1 the run found a problem
 //! (a violation, an unaccounted page, an error from the model), 2 bad usage
@@ -17,10 +21,16 @@
 
 #[path = "bin_support/bugs.rs"]
 mod bugs;
+#[path = "bin_support/fuzz.rs"]
+mod fuzz;
 #[path = "bin_support/info.rs"]
 mod info;
 #[path = "bin_support/out.rs"]
 mod out;
+#[path = "bin_support/replay.rs"]
+mod replay;
+#[path = "bin_support/report.rs"]
+mod report;
 #[path = "bin_support/size.rs"]
 mod size;
 #[path = "bin_support/stress.rs"]
@@ -61,6 +71,18 @@ enum Cmd {
     /// List the registry of historical bugs; with --check, run every
     /// reproducer with the bug on and with the landed design.
     Bugs(bugs::BugsArgs),
+    /// Turn the saved benchmark results (criterion, gungraun) into reports/:
+    /// Markdown tables with ratios, SVG plots, meta.json; or compare two
+    /// saved criterion baselines.
+    Report(report::ReportArgs),
+    /// Run scenarios (*.ops) and raw fuzz inputs: PASS/FAIL per file, the
+    /// op trace with each op's result, the violation and the pages involved.
+    Replay(replay::ReplayArgs),
+    /// Print any input (scenario or raw fuzz input) as a scenario.
+    Fmt(replay::FmtArgs),
+    /// Fuzz campaigns (cargo +nightly fuzz): progress, time limit per target,
+    /// minimized findings saved as scenarios; --bug ID measures time to detection.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 /// What a subcommand ended with, when it did not succeed cleanly.
@@ -117,7 +139,7 @@ fn main() -> ExitCode {
         }
     };
 
-    if cfg!(feature = "shuttle") && !matches!(cli.cmd, Cmd::Bugs(_)) {
+    if cfg!(feature = "shuttle") && !matches!(cli.cmd, Cmd::Bugs(_) | Cmd::Report(_) | Cmd::Replay(_) | Cmd::Fmt(_) | Cmd::Fuzz(_)) {
         eprintln!(
             "pagelab: this binary was built with the `shuttle` feature, whose primitives only run inside \
              shuttle tests; build it without that feature"
@@ -129,6 +151,10 @@ fn main() -> ExitCode {
         Cmd::Info(a) => info::run(&a),
         Cmd::Stress(a) => stress::run(&a),
         Cmd::Bugs(a) => bugs::run(&a),
+        Cmd::Report(a) => report::run(&a),
+        Cmd::Replay(a) => replay::run(&a),
+        Cmd::Fmt(a) => replay::fmt(&a),
+        Cmd::Fuzz(a) => fuzz::run(&a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
