@@ -250,7 +250,14 @@ impl<F: FreePath> System<F> {
             if order >= PAGEBLOCK_ORDER {
                 let (m1, m2) = (get_pageblock_migratetype(mm, pfn), get_pageblock_migratetype(mm, buddy));
                 if let (Ok(m1), Ok(m2)) = (m1, m2) {
-                    let blocked = m1 != m2 && ((m1 as usize) >= MIGRATE_PCPTYPES || (m2 as usize) >= MIGRATE_PCPTYPES);
+                    // Different non-pcp types never merge; and isolated
+                    // pageblocks keep the pieces set_migratetype_isolate
+                    // split them into (split_large_buddy then
+                    // move_freepages_block, which moves without merging)
+                    // until undo_isolate_page_range frees them back.
+                    let blocked = (m1 != m2 && ((m1 as usize) >= MIGRATE_PCPTYPES || (m2 as usize) >= MIGRATE_PCPTYPES))
+                        || m1.is_isolate()
+                        || m2.is_isolate();
                     if blocked {
                         continue;
                     }

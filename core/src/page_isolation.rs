@@ -134,6 +134,13 @@ impl Zone {
         if get_pageblock_migratetype(mm, block) != Ok(MigrateType::Isolate) {
             return;
         }
+        // Two adjacent ISOLATE pageblocks may have merged into one free
+        // block larger than a pageblock (same migratetype, so
+        // __free_one_page allows it); split it back into pageblocks before
+        // this one changes type, as move_freepages_block_isolate does in
+        // both directions, or the block would sit on the ISOLATE list
+        // covering a pageblock that is no longer ISOLATE (B3).
+        self.split_large_buddy(mm, &mut fa, block);
         self.move_freepages_block(mm, &mut fa, block, mt);
         fa.nr_isolate_pageblock -= 1;
         // Free pageblock-order blocks may now merge with their neighbours:
