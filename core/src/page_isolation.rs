@@ -146,12 +146,15 @@ impl Zone {
         // Free pageblock-order blocks may now merge with their neighbours:
         // pull each whole free pageblock off and put it back through
         // __free_one_page (the kernel's __isolate_free_page + putback).
+        // To the head: the kernel's putback passes no FPI_TO_TAIL, and its
+        // buddy_merge_likely() heuristic answers "no" from
+        // MAX_PAGE_ORDER - 1 (= pageblock_order) up.
         let h = mm.pfn_to_page(block).ok();
         if let Some(h) = h {
             if h.PageBuddy() && h.buddy_order() == PAGEBLOCK_ORDER {
                 self.del_page_from_free_list(mm, &mut fa, block, PAGEBLOCK_ORDER);
                 self.mod_free_pages(-(PAGEBLOCK_NR_PAGES as i64));
-                self.__free_one_page(mm, &mut fa, block, PAGEBLOCK_ORDER, mt, true);
+                self.__free_one_page(mm, &mut fa, block, PAGEBLOCK_ORDER, mt, false);
             }
         }
     }
