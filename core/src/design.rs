@@ -11,6 +11,12 @@
 //!
 //! Every switch reproduces the historical *mechanism* (the missing check,
 //! the wrong order) in the path that had it; none fakes a symptom.
+//! Not here: liveness bugs (C3, free_pcppages_bulk looping on empty lists
+//! when not capped at pcp->count; C14, offline retrying forever from a
+//! kernel thread). They hang rather than break an invariant the checker
+//! can name; the model bounds offline retries with
+//! `Config::offline_max_passes` instead.
+//!
 //! Invariants: a `Design` with no switch on is the landed kernel.
 //! Lock order: none.
 
@@ -83,8 +89,6 @@ switches! {
     /// C12: the add_memory error path removes the memory without its
     /// altmap, freeing vmemmap pages to buddy.
     AltmapErrorPathNull = "altmap_error_path_null",
-    /// C14: kernel-thread offline with no bound on retries.
-    OfflineUnboundedKthread = "offline_unbounded_kthread",
     /// C16: a PMD mapping ignores PageHasHWPoisoned.
     ThpPmdMapPoisoned = "thp_pmd_map_poisoned",
     /// C17: memory_failure does not drain / disable pcp for a free page
@@ -92,8 +96,6 @@ switches! {
     HwpoisonIgnorePcpFree = "hwpoison_ignore_pcp_free",
     /// C19: compaction clears PG_lru before taking its reference.
     ClearLruBeforeRef = "clear_lru_before_ref",
-    /// C3: free_pcppages_bulk is not capped at pcp->count.
-    BulkFreeUncapped = "bulk_free_uncapped",
 }
 
 /// The hot-path designs (types implementing [`crate::FreePath`]): name and
