@@ -506,6 +506,46 @@ fn c10_memory_failure_offline(buggy: bool) -> Result<Vec<Violation>, String> {
     })
 }
 
+/// B4(iii): offline_pages over the whole memmap_on_memory block, its own
+/// vmemmap pages included.
+fn b4v_vmemmap_in_offline_range(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::VmemmapInOfflineRange);
+    sequential(move || {
+        let sys = System::<Landed>::new(cfg(1, 2, d.clone())).map_err(e)?;
+        sys.add_memory(1, true).map_err(e)?;
+        sys.online_memory_block(1).map_err(e)?;
+        let c = sys.cpu(0).map_err(e)?;
+        let _ = sys.offline_memory_block(&c, 1);
+        Ok(sys.check())
+    })
+}
+
+/// C9: poison a page, offline its block (poisoned pages are skipped),
+/// online it again.
+fn c9_online_forgets_hwpoison(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::OnlineForgetsHwpoison);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        sys.memory_failure(&c, FREE_PFN).map_err(e)?;
+        sys.offline_memory_block(&c, 1).map_err(e)?;
+        let _ = sys.online_memory_block(1);
+        Ok(sys.check())
+    })
+}
+
+/// C11: offline of a block holding one hard-poisoned page.
+fn c11_hwpoison_offline_unmovable(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::HwpoisonOfflineUnmovable);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        sys.memory_failure(&c, FREE_PFN).map_err(e)?;
+        let _ = sys.offline_memory_block(&c, 1);
+        Ok(sys.check())
+    })
+}
+
 /// C17: hard offline of a free page that sits on a pcp list.
 fn c17_hwpoison_ignore_pcp_free(buggy: bool) -> Result<Vec<Violation>, String> {
     let d = design(buggy, Switch::HwpoisonIgnorePcpFree);
@@ -590,6 +630,17 @@ static REGISTRY: &[Bug] = &[
         variant: "memmap_reads_offline",
         race: false,
         reproduce: b4_walkers_read_offline_memmap,
+    },
+    Bug {
+        id: "B4v",
+        title: "memmap_on_memory: offline_pages over the block's own vmemmap pages",
+        fix_commit: "a08a2ae34613",
+        invariant: "O4",
+        mechanism: "offline_pages is called on the whole hot-added block instead of starting after its nr_vmemmap_pages, so has_unmovable_pages meets the Reserved vmemmap pages and the offline can never succeed",
+        source: "003_90b20de495d21dca.txt",
+        variant: "vmemmap_in_offline_range",
+        race: false,
+        reproduce: b4v_vmemmap_in_offline_range,
     },
     Bug {
         id: "B5",
@@ -733,6 +784,28 @@ static REGISTRY: &[Bug] = &[
         variant: "memmap_reads_offline",
         race: false,
         reproduce: c10_memory_failure_offline,
+    },
+    Bug {
+        id: "C9",
+        title: "hwpoison lost across offline and online",
+        fix_commit: "5033091de814",
+        invariant: "H5",
+        mechanism: "with no per-block poison counter, onlining a block re-initializes the memmap of a page that memory_failure poisoned, so PG_hwpoison is lost while the poison count still includes it and the page goes back to buddy",
+        source: "history",
+        variant: "online_forgets_hwpoison",
+        race: false,
+        reproduce: c9_online_forgets_hwpoison,
+    },
+    Bug {
+        id: "C11",
+        title: "hwpoisoned pages make memory offline fail",
+        fix_commit: "b15c87263a69",
+        invariant: "O4",
+        mechanism: "has_unmovable_pages treats a hard-poisoned page (refcount held, not LRU) as unmovable, so a block holding one can never be offlined",
+        source: "history",
+        variant: "hwpoison_offline_unmovable",
+        race: false,
+        reproduce: c11_hwpoison_offline_unmovable,
     },
     Bug {
         id: "C12",

@@ -339,7 +339,37 @@ impl<F: FreePath> System<F> {
         let end = base + PAGES_PER_SECTION;
         let vm = b.nr_vmemmap_pages() as u64;
         let start = if self.cfg.design.has(Switch::VmemmapInOfflineRange) { base } else { base + vm };
-        self.offline_pages(cpu, nr, start, end).map_err(|f| Error::OfflineFailed { block: nr, reason: f.to_string() })
+        self.offline_pages(cpu, nr, start, end).map_err(|f| {
+            self.judge_offline_failure(nr, base + vm, &f);
+            Error::OfflineFailed { block: nr, reason: f.to_string() }
+        })
+    }
+
+    /// O4 (liveness) for a refused offline: a page that blocks it must be
+    /// one that could ever stop blocking. Two kinds never do, so an offline
+    /// refused on them would be refused forever: a PG_hwpoison page (the
+    /// landed kernel skips them: has_unmovable_pages, test_pages_isolated
+    /// and __offline_isolated_pages all let them through; C11), and a page
+    /// of the block's own vmemmap (it belongs to the block and goes with
+    /// it; offline_pages must start after it; B4(iii)).
+    fn judge_offline_failure(&self, nr: u64, vmemmap_end: Pfn, f: &OfflineFailure) {
+        let pfn = match *f {
+            OfflineFailure::Isolate(IsolateError::Unmovable { pfn }) | OfflineFailure::Unmovable { pfn } => pfn,
+            _ => return,
+        };
+        if pfn < vmemmap_end {
+            self.record_violation(
+                "O4",
+                Some(pfn),
+                format!("offline of block {nr} refused on its own vmemmap page {pfn:#x}: it can never move, so this offline can never succeed"),
+            );
+        } else if self.memmap.pfn_to_page(pfn).is_ok_and(|p| p.PageHWPoison()) {
+            self.record_violation(
+                "O4",
+                Some(pfn),
+                format!("offline of block {nr} refused on hwpoisoned page {pfn:#x}: poisoned pages are skipped by offline, never a reason to fail it"),
+            );
+        }
     }
 
     fn offline_pages(&self, cpu: &Cpu<'_, F>, nr: u64, start: Pfn, end: Pfn) -> std::result::Result<(), OfflineFailure> {
