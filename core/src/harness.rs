@@ -26,8 +26,13 @@
 //! `online`, online ones for `offline`, absent ones for `add_memory`, ...)
 //! and, when there is none, names block `block % max_sections` directly so
 //! the error path runs; a CPU operand is taken modulo the CPUs (a thread
-//! of a concurrent scenario always acts for its own CPU). An op with
-//! nothing to act on is skipped without calling the core.
+//! of a concurrent scenario always acts for its own CPU). Targets:
+//! `alloc:` any thread's live allocations, `mapped:` the present mappings,
+//! `pfn:` the online pfns, `huge:` the hugetlb folios, `poisoned:` the
+//! pages the harness poisoned, `freed:` the last pages it freed. An op
+//! with nothing to act on is skipped without calling the core. The
+//! hwpoison and hugetlb ops live in `harness/hwpoison.rs` (their
+//! resolution rules are in its doc).
 //!
 //! Harness violation ids (next to the checker's): `MODEL` the reference
 //! model disagrees with the core, `OPERR` an operation on a handle the
@@ -54,6 +59,8 @@ use crate::{Pfn, PAGEBLOCK_NR_PAGES, PAGES_PER_SECTION};
 use arbitrary::{Arbitrary, Unstructured};
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
+
+mod hwpoison;
 
 /// Largest op counts a fuzz input is cut to.
 pub const MAX_SEQ_OPS: usize = 64;
@@ -246,10 +253,29 @@ impl DriverSet {
     }
 }
 
-/// Allocations published for every thread's `get_unless_zero alloc:`.
+/// What every thread's targets resolve against: the live allocations
+/// (`alloc:`), the pages the harness poisoned (`poisoned:`), the most
+/// recently freed pages (`freed:`, the last [`FREED_KEPT`]).
 #[derive(Debug, Default)]
 pub struct Shared {
     allocs: StdMutex<Vec<(Pfn, u32)>>,
+    poisoned: StdMutex<Vec<Pfn>>,
+    freed: StdMutex<Vec<Pfn>>,
+}
+
+/// How many recently freed pfns `freed:` targets choose from.
+pub const FREED_KEPT: usize = 16;
+
+impl Shared {
+    /// Note a page the harness just freed (newest last).
+    fn note_freed(&self, pfn: Pfn) {
+        let mut f = lock(&self.freed);
+        f.retain(|&p| p != pfn);
+        if f.len() >= FREED_KEPT {
+            f.remove(0);
+        }
+        f.push(pfn);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -281,6 +307,20 @@ pub struct Actor<'s, F: FreePath> {
     shared: Arc<Shared>,
     memmap_on_memory: bool,
     drivers: Arc<DriverSet>,
+    /// A soft offline begun by `soft_offline_begin` (holding `mf_mutex`)
+    /// and the CPU it runs on.
+    soft: Option<(usize, crate::memory_failure::SoftOffline<'s, F>)>,
+}
+
+impl<F: FreePath> Drop for Actor<'_, F> {
+    /// A soft offline left half done would leave its page isolated and
+    /// `mf_mutex` held: run it to its end (not while unwinding from a
+    /// panic of the core, which is reported as such).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.finish_soft_offline();
+        }
+    }
 }
 
 fn pick<T: Copy>(v: &[T], i: u8) -> Option<T> {
@@ -291,18 +331,19 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// An actor holding every CPU slot (the setup, a sequential run).
     pub fn all_cpus(sys: &'s System<F>, shared: Arc<Shared>, memmap_on_memory: bool, drivers: Arc<DriverSet>) -> crate::Result<Self> {
         let cpus = (0..sys.config().nr_cpus).map(|i| sys.cpu(i).map(Some)).collect::<crate::Result<Vec<_>>>()?;
-        Ok(Actor { sys, cpus, own_cpu: None, h: Handles::default(), shared, memmap_on_memory, drivers })
+        Ok(Actor { sys, cpus, own_cpu: None, h: Handles::default(), shared, memmap_on_memory, drivers, soft: None })
     }
 
     /// An actor for one CPU (a thread of a concurrent scenario).
     pub fn one_cpu(sys: &'s System<F>, cpu: usize, shared: Arc<Shared>, memmap_on_memory: bool, drivers: Arc<DriverSet>) -> crate::Result<Self> {
         let mut cpus: Vec<Option<Cpu<'s, F>>> = (0..sys.config().nr_cpus).map(|_| None).collect();
         cpus[cpu] = Some(sys.cpu(cpu)?);
-        Ok(Actor { sys, cpus, own_cpu: Some(cpu), h: Handles::default(), shared, memmap_on_memory, drivers })
+        Ok(Actor { sys, cpus, own_cpu: Some(cpu), h: Handles::default(), shared, memmap_on_memory, drivers, soft: None })
     }
 
     /// Give up every CPU slot but `keep` and act for it only.
     pub fn keep_only(&mut self, keep: usize) {
+        self.finish_soft_offline();
         for (i, c) in self.cpus.iter_mut().enumerate() {
             if i != keep {
                 *c = None;
@@ -441,6 +482,17 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Op::HvDeflate { n, .. } if self.drivers.hv_balloon.is_some() => Resolved::HvDeflate { cpu, n: n as usize },
             Op::CmmInflate { .. } | Op::CmmDeflate { .. } => Resolved::Skip("no CMM balloon (config drivers=cmm)"),
             Op::HvInflate { .. } | Op::HvDeflate { .. } => Resolved::Skip("no Hyper-V balloon (config drivers=hv_balloon)"),
+            Op::MemoryFailure { .. }
+            | Op::SoftOffline { .. }
+            | Op::Unpoison { .. }
+            | Op::HugetlbPool { .. }
+            | Op::HugetlbReserve { .. }
+            | Op::HugetlbUnreserve { .. }
+            | Op::HugetlbFault {}
+            | Op::HugetlbFree { .. }
+            | Op::Dissolve { .. }
+            | Op::SoftOfflineBegin { .. }
+            | Op::SoftOfflineStep { .. } => self.resolve_hw(op, cpu),
         }
     }
 
@@ -468,6 +520,13 @@ impl<'s, F: FreePath> Actor<'s, F> {
             }
             Target::Mapped { m } => pick(&self.sys.user_mappings(), m).map(|(_, p)| p),
             Target::Pfn { pfn } => self.online_pfn(pfn),
+            Target::Huge { h, off } => pick(&self.hugetlb_heads(), h).map(|head| head + off as u64 % crate::hugetlb::HUGETLB_NR_PAGES),
+            Target::Poisoned { p } => pick(&lock(&self.shared.poisoned), p),
+            Target::Freed { f } => {
+                let freed = lock(&self.shared.freed);
+                // freed:0 is the newest.
+                (!freed.is_empty()).then(|| freed[freed.len() - 1 - f as usize % freed.len()])
+            }
         }
     }
 
@@ -491,6 +550,8 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 if let Some(j) = all.iter().position(|&(p, _)| p == pfn) {
                     all.remove(j);
                 }
+                drop(all);
+                self.shared.note_freed(pfn);
             }
         }
     }
@@ -566,7 +627,10 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 Err(x) => (e(x), false),
             },
             Resolved::Unmap { cpu, vpn, .. } => match self.cpu(cpu).unmap(vpn) {
-                Ok(Some(p)) => (R::Pfn(p), false),
+                Ok(Some(p)) => {
+                    self.shared.note_freed(p);
+                    (R::Pfn(p), false)
+                }
                 Ok(None) => (R::None, false),
                 Err(x) => (e(x), false),
             },
@@ -591,6 +655,9 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Resolved::Migrate { cpu, pfn } => match self.cpu(cpu).migrate_page(pfn, MigrateReason::Compaction) {
                 Ok(dst) => {
                     self.h.lru.retain(|&p| p != pfn);
+                    if dst.is_some() {
+                        self.shared.note_freed(pfn);
+                    }
                     (dst.map_or(R::None, R::Pfn), false)
                 }
                 Err(x) => (R::Err(format!("{x:?}")), false),
@@ -746,6 +813,17 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 }
                 None => (R::Skip("no Hyper-V balloon"), false),
             },
+            Resolved::MemoryFailure { .. }
+            | Resolved::SoftOffline { .. }
+            | Resolved::Unpoison { .. }
+            | Resolved::HugetlbPool { .. }
+            | Resolved::HugetlbReserve { .. }
+            | Resolved::HugetlbUnreserve { .. }
+            | Resolved::HugetlbFault
+            | Resolved::HugetlbFree { .. }
+            | Resolved::Dissolve { .. }
+            | Resolved::SoftOfflineBegin { .. }
+            | Resolved::SoftOfflineStep { .. } => self.exec_hw(r),
             Resolved::Skip(why) => (R::Skip(why), false),
         }
     }

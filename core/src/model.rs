@@ -96,6 +96,18 @@ pub enum Resolved {
     CmmDeflate { cpu: usize, n: usize },
     HvInflate { cpu: usize, n: usize },
     HvDeflate { cpu: usize, n: usize },
+    MemoryFailure { cpu: usize, pfn: Pfn },
+    SoftOffline { cpu: usize, pfn: Pfn },
+    Unpoison { cpu: usize, pfn: Pfn },
+    HugetlbPool { cpu: usize, n: usize },
+    HugetlbReserve { n: u64 },
+    HugetlbUnreserve { n: u64 },
+    HugetlbFault,
+    HugetlbFree { pfn: Pfn },
+    Dissolve { pfn: Pfn },
+    SoftOfflineBegin { cpu: usize, pfn: Pfn },
+    /// The next step of the soft offline of `pfn` the thread holds.
+    SoftOfflineStep { cpu: usize, pfn: Pfn },
     /// Nothing to act on.
     Skip(&'static str),
 }
@@ -125,6 +137,17 @@ impl Resolved {
                 | Resolved::CmmDeflate { .. }
                 | Resolved::HvInflate { .. }
                 | Resolved::HvDeflate { .. }
+                | Resolved::MemoryFailure { .. }
+                | Resolved::SoftOffline { .. }
+                | Resolved::Unpoison { .. }
+                | Resolved::HugetlbPool { .. }
+                | Resolved::HugetlbReserve { .. }
+                | Resolved::HugetlbUnreserve { .. }
+                | Resolved::HugetlbFault
+                | Resolved::HugetlbFree { .. }
+                | Resolved::Dissolve { .. }
+                | Resolved::SoftOfflineBegin { .. }
+                | Resolved::SoftOfflineStep { .. }
         )
     }
 }
@@ -171,6 +194,15 @@ impl std::fmt::Display for Resolved {
             Resolved::CmmInflate { cpu, n } | Resolved::CmmDeflate { cpu, n } | Resolved::HvInflate { cpu, n } | Resolved::HvDeflate { cpu, n } => {
                 write!(f, "cpu{cpu} {n} pages")
             }
+            Resolved::MemoryFailure { cpu, pfn }
+            | Resolved::SoftOffline { cpu, pfn }
+            | Resolved::Unpoison { cpu, pfn }
+            | Resolved::SoftOfflineBegin { cpu, pfn }
+            | Resolved::SoftOfflineStep { cpu, pfn } => write!(f, "cpu{cpu} pfn {pfn:#x}"),
+            Resolved::HugetlbPool { cpu, n } => write!(f, "cpu{cpu} {n} folios"),
+            Resolved::HugetlbReserve { n } | Resolved::HugetlbUnreserve { n } => write!(f, "{n} huge pages"),
+            Resolved::HugetlbFault => Ok(()),
+            Resolved::HugetlbFree { pfn } | Resolved::Dissolve { pfn } => write!(f, "pfn {pfn:#x}"),
             Resolved::Skip(why) => write!(f, "nothing to act on: {why}"),
         }
     }

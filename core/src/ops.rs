@@ -86,6 +86,15 @@ pub enum Target {
     Mapped { m: u8 },
     /// A pfn of online memory: `pfn` modulo the online pages, in block order.
     Pfn { pfn: u32 },
+    /// Page `off` (mod 512) of the `h`-th hugetlb folio of online memory,
+    /// in pfn order (free, mapped, being prepared or freed).
+    Huge { h: u8, off: u16 },
+    /// The `p`-th page the harness poisoned (memory_failure, soft_offline)
+    /// and has not unpoisoned.
+    Poisoned { p: u8 },
+    /// The `f`-th most recently freed page (the last 16 frees, unmaps and
+    /// migration sources: most sit on a pcp list or in buddy).
+    Freed { f: u8 },
 }
 
 impl Default for Target {
@@ -146,19 +155,34 @@ impl Encode for Mt {
 }
 impl Encode for Target {
     fn encode(&self, out: &mut Vec<u8>) {
+        /// The number of `Target` variants.
+        const N: u64 = 6;
         match *self {
             Target::Alloc { a, off } => {
-                variant_u32(0, 3).encode(out);
+                variant_u32(0, N).encode(out);
                 a.encode(out);
                 off.encode(out);
             }
             Target::Mapped { m } => {
-                variant_u32(1, 3).encode(out);
+                variant_u32(1, N).encode(out);
                 m.encode(out);
             }
             Target::Pfn { pfn } => {
-                variant_u32(2, 3).encode(out);
+                variant_u32(2, N).encode(out);
                 pfn.encode(out);
+            }
+            Target::Huge { h, off } => {
+                variant_u32(3, N).encode(out);
+                h.encode(out);
+                off.encode(out);
+            }
+            Target::Poisoned { p } => {
+                variant_u32(4, N).encode(out);
+                p.encode(out);
+            }
+            Target::Freed { f } => {
+                variant_u32(5, N).encode(out);
+                f.encode(out);
             }
         }
     }
@@ -269,10 +293,13 @@ impl Field for Target {
             Target::Alloc { a, off } => format!("alloc:{a}+{off}"),
             Target::Mapped { m } => format!("mapped:{m}"),
             Target::Pfn { pfn } => format!("pfn:{pfn:#x}"),
+            Target::Huge { h, off } => format!("huge:{h}+{off}"),
+            Target::Poisoned { p } => format!("poisoned:{p}"),
+            Target::Freed { f } => format!("freed:{f}"),
         }
     }
     fn parse_value(s: &str) -> Result<Self, String> {
-        let want = || format!("alloc:A+OFF, mapped:M or pfn:N, found `{s}`");
+        let want = || format!("alloc:A+OFF, mapped:M, pfn:N, huge:H+OFF, poisoned:P or freed:F, found `{s}`");
         let (kind, rest) = s.split_once(':').ok_or_else(want)?;
         match kind {
             "alloc" => {
@@ -281,6 +308,12 @@ impl Field for Target {
             }
             "mapped" => Ok(Target::Mapped { m: u8::parse_value(rest).map_err(|_| want())? }),
             "pfn" => Ok(Target::Pfn { pfn: u32::parse_value(rest).map_err(|_| want())? }),
+            "huge" => {
+                let (h, off) = rest.split_once('+').unwrap_or((rest, "0"));
+                Ok(Target::Huge { h: u8::parse_value(h).map_err(|_| want())?, off: u16::parse_value(off).map_err(|_| want())? })
+            }
+            "poisoned" => Ok(Target::Poisoned { p: u8::parse_value(rest).map_err(|_| want())? }),
+            "freed" => Ok(Target::Freed { f: u8::parse_value(rest).map_err(|_| want())? }),
             _ => Err(want()),
         }
     }
@@ -488,6 +521,36 @@ ops! {
     HvInflate "hv_inflate" { cpu: u8, n: u8 },
     /// Hyper-V balloon: deflate by `n` pages.
     HvDeflate "hv_deflate" { cpu: u8, n: u8 },
+    // ---- hwpoison and hugetlb (extended ops too).
+    /// `memory_failure(pfn, MF_SW_SIMULATED)`: hard offline of a page.
+    MemoryFailure "memory_failure" { cpu: u8, target: Target },
+    /// `soft_offline_page` run to its end (a `soft_offline:step`
+    /// preemption point between its steps).
+    SoftOffline "soft_offline" { cpu: u8, target: Target },
+    /// `unpoison_memory` of a page (software-injected poison only).
+    Unpoison "unpoison" { cpu: u8, target: Target },
+    /// `hugetlb_alloc_pool`: grow the hugetlb pool by up to `n` folios
+    /// (`hugetlb_prep:before_testzero` between preparing and enqueueing).
+    HugetlbPool "hugetlb_pool" { cpu: u8, n: Count },
+    /// `hugetlb_reserve_pages` of `n` huge pages.
+    HugetlbReserve "hugetlb_reserve" { n: Count },
+    /// `hugetlb_unreserve_pages` of `n` huge pages.
+    HugetlbUnreserve "hugetlb_unreserve" { n: Count },
+    /// A fault in the hugetlbfs mapping (maps a folio of the pool).
+    HugetlbFault "hugetlb_fault" {},
+    /// munmap of the `i`-th mapped hugetlb folio (`free_huge_folio` on the
+    /// last reference, `free_huge_folio:refcount_zero` in its window).
+    HugetlbFree "hugetlb_free" { i: u8 },
+    /// `dissolve_free_hugetlb_folio` of a page's folio.
+    Dissolve "dissolve" { target: Target },
+    /// The first step of a soft offline (`soft_offline_begin` + one
+    /// step): it holds `mf_mutex` until `soft_offline_step` finishes it
+    /// (an op of the same thread that needs `mf_mutex` finishes it first;
+    /// the end of the thread does too).
+    SoftOfflineBegin "soft_offline_begin" { cpu: u8, target: Target },
+    /// The next step of this thread's soft offline in progress (on the
+    /// CPU it began on).
+    SoftOfflineStep "soft_offline_step" {},
 }
 
 impl Op {
@@ -530,7 +593,12 @@ impl Op {
             | Op::CmmInflate { cpu, .. }
             | Op::CmmDeflate { cpu, .. }
             | Op::HvInflate { cpu, .. }
-            | Op::HvDeflate { cpu, .. } => cpu,
+            | Op::HvDeflate { cpu, .. }
+            | Op::MemoryFailure { cpu, .. }
+            | Op::SoftOffline { cpu, .. }
+            | Op::Unpoison { cpu, .. }
+            | Op::HugetlbPool { cpu, .. }
+            | Op::SoftOfflineBegin { cpu, .. } => cpu,
             _ => 0,
         }
     }
@@ -571,7 +639,12 @@ impl Op {
             | Op::CmmInflate { cpu, .. }
             | Op::CmmDeflate { cpu, .. }
             | Op::HvInflate { cpu, .. }
-            | Op::HvDeflate { cpu, .. } => *cpu = 0,
+            | Op::HvDeflate { cpu, .. }
+            | Op::MemoryFailure { cpu, .. }
+            | Op::SoftOffline { cpu, .. }
+            | Op::Unpoison { cpu, .. }
+            | Op::HugetlbPool { cpu, .. }
+            | Op::SoftOfflineBegin { cpu, .. } => *cpu = 0,
             _ => {}
         }
         o
@@ -665,6 +738,13 @@ mod tests {
             Op::GetUnlessZero { cpu: 2, target: Target::Alloc { a: 3, off: 7 } },
             Op::IsolateRange { block: 1, pb: 5, n: Count(4) },
             Op::AddMemory { block: 2, memmap_on_memory: true },
+            Op::MemoryFailure { cpu: 1, target: Target::Huge { h: 2, off: 17 } },
+            Op::Unpoison { cpu: 0, target: Target::Poisoned { p: 3 } },
+            Op::SoftOffline { cpu: 0, target: Target::Freed { f: 1 } },
+            Op::HugetlbPool { cpu: 1, n: Count(3) },
+            Op::HugetlbFault {},
+            Op::SoftOfflineStep {},
+            Op::SoftOfflineBegin { cpu: 1, target: Target::Mapped { m: 2 } },
         ];
         for op in ops {
             let t = op.to_text();

@@ -12,7 +12,13 @@
 //! runs in a shuttle build of this binary, as `bugs --check` does.
 //!
 //! The design under test is passed to the targets as `PAGELAB_BUG`, never
-//! through the fuzz bytes.
+//! through the fuzz bytes. A `--bug` campaign starts from an empty corpus
+//! (a scratch directory, `fuzz/corpus-bug/<target>-<id>`, emptied first; no
+//! seeds), so its time to detection measures the fuzzer, not the seeds;
+//! its default target is the form of the bug's reproducer in
+//! `corpus/scenarios/` (`conc` when that is a concurrent scenario, else
+//! `seq`; `conc` for a race without one). A finding detects the bug when
+//! any of its violations is the registered invariant.
 
 use crate::out::emit;
 use crate::Failure;
@@ -227,6 +233,36 @@ fn run_libfuzzer(mut cmd: Command, label: &str, secs: u64) -> Result<Progress, F
     Ok(q)
 }
 
+/// The target a `--bug` campaign fuzzes by default: the form of the bug's
+/// reproducer in corpus/scenarios/ (the design on, expecting the
+/// registered invariant), else `conc` for a race and `seq` otherwise.
+fn bug_target(b: &pagelab::bugs::Bug) -> &'static str {
+    let fallback = if b.race { "conc" } else { "seq" };
+    let Ok(c) = Campaign::for_bug(b.id) else { return fallback };
+    let want = pagelab::scenario::Verdict::Violation(b.invariant.to_string());
+    let Ok(dir) = std::fs::read_dir(root().join("corpus/scenarios")) else { return fallback };
+    let mut names: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    for p in names {
+        let n = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if !n.ends_with(".ops") || n.ends_with(".fixed.ops") {
+            continue;
+        }
+        if let Ok(sc) = pagelab::scenario::load(&p) {
+            if sc.design == c.design && sc.free_path == c.free_path && sc.expect == want {
+                return if sc.is_concurrent() { "conc" } else { "seq" };
+            }
+        }
+    }
+    fallback
+}
+
+/// Does a finding's report name violation `id` (any of its violations)?
+fn finding_has(text: &str, id: &str) -> bool {
+    let tag = format!("[{id}]");
+    text.lines().any(|l| l.trim_start().starts_with(&tag) || l.contains(&format!("finding: {tag}")))
+}
+
 /// The scenario text a finding's panic message carries.
 fn scenario_from_report(text: &str) -> Option<String> {
     let start = text.find("---- scenario")?;
@@ -435,7 +471,7 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
         }
         vec![t.clone()]
     } else if let Some(b) = c.bug {
-        vec![if b.race { "conc" } else { "seq" }.to_string()]
+        vec![bug_target(b).to_string()]
     } else {
         vec!["seq".to_string()]
     };
@@ -478,11 +514,19 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
                 return Err(Failure::run(format!("cargo +nightly fuzz build {t} failed")));
             }
             let seeds = root().join("corpus").join(t);
-            let work = root().join("fuzz/corpus").join(t);
-            let _ = std::fs::create_dir_all(&work);
+            let work = match c.bug {
+                // An empty corpus: the time to detection is the fuzzer's.
+                Some(b) => {
+                    let w = root().join("fuzz/corpus-bug").join(format!("{t}-{}", b.id));
+                    let _ = std::fs::remove_dir_all(&w);
+                    w
+                }
+                None => root().join("fuzz/corpus").join(t),
+            };
+            std::fs::create_dir_all(&work).map_err(|e| Failure::run(format!("{}: {e}", work.display())))?;
             let mut cmd = fuzz_cmd(t, "run", &c, a.asan);
             cmd.arg(&work);
-            if seeds.is_dir() {
+            if seeds.is_dir() && c.bug.is_none() {
                 cmd.arg(&seeds);
             }
             cmd.arg("--").arg(format!("-max_total_time={}", a.secs)).arg("-print_final_stats=1").arg("-timeout=30").arg("-rss_limit_mb=4096");
@@ -498,7 +542,7 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
                 let what = first_finding_line(&p.text);
                 let mut s = format!("{t}: FINDING after {:.1} s and {execs} executions: {what}\n", at.as_secs_f64());
                 if let Some(b) = c.bug {
-                    let hit = what.contains(&format!("[{}]", b.invariant));
+                    let hit = finding_has(&p.text, b.invariant);
                     s.push_str(&format!(
                         "{t}: bug {}: {} (registered invariant {})\n",
                         b.id,
