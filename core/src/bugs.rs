@@ -48,6 +48,28 @@ pub struct Bug {
     pub reproduce: Reproducer,
 }
 
+impl Bug {
+    /// The invariants whose violation, under this bug's design, counts as
+    /// detecting it: the registered one first, then the ones the same
+    /// mechanism breaks on the way there (its reproducer reports them too,
+    /// see `pagelab bugs --check`). A fuzz harness that checks after every
+    /// op stops at the first of them, so it may never reach the registered
+    /// one: B3's flag-first soft offline leaves a PG_hwpoison folio on the
+    /// hugetlb freelist (HR3, the model's H3) one op before the reserved
+    /// fault finds no folio (HR1).
+    pub fn detected_by(&'static self) -> &'static [&'static str] {
+        match self.id {
+            "B2c" => &["I1", "B3"],
+            "B3" => &["HR1", "HR3"],
+            "C4" | "C4m" => &["B3", "B4"],
+            "C6" => &["HD1", "HR2"],
+            "C7" => &["R3", "HR3"],
+            "C12" => &["A1", "B4"],
+            _ => std::slice::from_ref(&self.invariant),
+        }
+    }
+}
+
 impl std::fmt::Debug for Bug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bug").field("id", &self.id).field("variant", &self.variant).finish()

@@ -310,6 +310,9 @@ pub struct Actor<'s, F: FreePath> {
     /// A soft offline begun by `soft_offline_begin` (holding `mf_mutex`)
     /// and the CPU it runs on.
     soft: Option<(usize, crate::memory_failure::SoftOffline<'s, F>)>,
+    /// A virtio-mem unplug begun by `vmem_unplug_begin` (pending in the
+    /// device, `hotplug_mutex` held) and the CPU it runs on.
+    vmem_pending: Option<usize>,
 }
 
 impl<F: FreePath> Drop for Actor<'_, F> {
@@ -319,6 +322,7 @@ impl<F: FreePath> Drop for Actor<'_, F> {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             self.finish_soft_offline();
+            self.finish_vmem_unplug();
         }
     }
 }
@@ -331,14 +335,14 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// An actor holding every CPU slot (the setup, a sequential run).
     pub fn all_cpus(sys: &'s System<F>, shared: Arc<Shared>, memmap_on_memory: bool, drivers: Arc<DriverSet>) -> crate::Result<Self> {
         let cpus = (0..sys.config().nr_cpus).map(|i| sys.cpu(i).map(Some)).collect::<crate::Result<Vec<_>>>()?;
-        Ok(Actor { sys, cpus, own_cpu: None, h: Handles::default(), shared, memmap_on_memory, drivers, soft: None })
+        Ok(Actor { sys, cpus, own_cpu: None, h: Handles::default(), shared, memmap_on_memory, drivers, soft: None, vmem_pending: None })
     }
 
     /// An actor for one CPU (a thread of a concurrent scenario).
     pub fn one_cpu(sys: &'s System<F>, cpu: usize, shared: Arc<Shared>, memmap_on_memory: bool, drivers: Arc<DriverSet>) -> crate::Result<Self> {
         let mut cpus: Vec<Option<Cpu<'s, F>>> = (0..sys.config().nr_cpus).map(|_| None).collect();
         cpus[cpu] = Some(sys.cpu(cpu)?);
-        Ok(Actor { sys, cpus, own_cpu: Some(cpu), h: Handles::default(), shared, memmap_on_memory, drivers, soft: None })
+        Ok(Actor { sys, cpus, own_cpu: Some(cpu), h: Handles::default(), shared, memmap_on_memory, drivers, soft: None, vmem_pending: None })
     }
 
     /// Give up every CPU slot but `keep` and act for it only.
@@ -463,6 +467,14 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Op::Compact { block, pb, n, .. } => {
                 self.pb_range(block, pb, n).map_or(Resolved::Skip("no online block"), |(start, end)| Resolved::Compact { cpu, start, end })
             }
+            Op::CompactAt { target, .. } => match self.target(target) {
+                Some(pfn) if self.sys.memmap().pfn_to_online_page(pfn).is_ok() => {
+                    let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+                    Resolved::Compact { cpu, start, end: start + PAGEBLOCK_NR_PAGES }
+                }
+                Some(_) => Resolved::Skip("the target page is not online"),
+                None => Resolved::Skip("no target page"),
+            },
             Op::WalkGet { target, .. } => self.target(target).map_or(Resolved::Skip("no target page"), |pfn| Resolved::WalkGet { cpu, pfn }),
             Op::WalkPut { s, .. } => pick(&self.h.specs, s).map_or(Resolved::Skip("no speculative reference held"), |pfn| Resolved::WalkPut { cpu, pfn }),
             Op::Kpageflags { pfn } => Resolved::Kpageflags { pfn: self.any_pfn(pfn) },
@@ -475,6 +487,14 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Op::VmemUnplug { sb, .. } => match &self.drivers.virtio_mem {
                 Some(v) => Resolved::VmemUnplug { cpu, sb: sb as u64 % v.nr_subblocks().max(1) },
                 None => Resolved::Skip("no virtio-mem device (config drivers=virtio_mem)"),
+            },
+            Op::VmemUnplugBegin { sb, .. } => match &self.drivers.virtio_mem {
+                Some(v) => Resolved::VmemUnplugBegin { cpu, sb: sb as u64 % v.nr_subblocks().max(1) },
+                None => Resolved::Skip("no virtio-mem device (config drivers=virtio_mem)"),
+            },
+            Op::VmemUnplugFinish {} => match self.vmem_pending {
+                Some(cpu) => Resolved::VmemUnplugFinish { cpu },
+                None => Resolved::Skip("no virtio-mem unplug pending on this thread"),
             },
             Op::CmmInflate { n, .. } if self.drivers.cmm.is_some() => Resolved::CmmInflate { cpu, n: n as usize },
             Op::CmmDeflate { n, .. } if self.drivers.cmm.is_some() => Resolved::CmmDeflate { cpu, n: n as usize },
@@ -522,6 +542,10 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Target::Pfn { pfn } => self.online_pfn(pfn),
             Target::Huge { h, off } => pick(&self.hugetlb_heads(), h).map(|head| head + off as u64 % crate::hugetlb::HUGETLB_NR_PAGES),
             Target::Poisoned { p } => pick(&lock(&self.shared.poisoned), p),
+            Target::Unplugging { off } => {
+                let (start, n) = self.drivers.virtio_mem.as_ref()?.unplug_pending()?;
+                Some(start + off as u64 % n)
+            }
             Target::Freed { f } => {
                 let freed = lock(&self.shared.freed);
                 // freed:0 is the newest.
@@ -556,6 +580,13 @@ impl<'s, F: FreePath> Actor<'s, F> {
         }
     }
 
+    /// Finish the virtio-mem unplug this thread left pending, if any.
+    fn finish_vmem_unplug(&mut self) -> Option<crate::Result<()>> {
+        let cpu = self.vmem_pending.take()?;
+        let v = self.drivers.virtio_mem.clone()?;
+        Some(v.unplug_finish(self.cpu(cpu)))
+    }
+
     /// Run a resolved op; returns its result and whether a failure is a
     /// harness-level violation (an op on a held handle must succeed).
     pub fn exec(&mut self, r: &Resolved) -> (OpResult, bool) {
@@ -564,6 +595,21 @@ impl<'s, F: FreePath> Actor<'s, F> {
         let mm = sys.memmap();
         let e = |x: crate::Error| R::Err(x.to_string());
         let flags = IsolFlags { memory_offline: false, hwpoison_unmovable: false };
+        if matches!(
+            r,
+            Resolved::VmemPlug { .. }
+                | Resolved::VmemUnplug { .. }
+                | Resolved::VmemUnplugBegin { .. }
+                | Resolved::Online { .. }
+                | Resolved::Offline { .. }
+                | Resolved::AddMemory { .. }
+                | Resolved::AddMemoryFailing { .. }
+                | Resolved::RemoveMemory { .. }
+        ) {
+            // These may take virtio-mem's hotplug_mutex (directly or from
+            // the memory notifier), which a pending unplug holds.
+            self.finish_vmem_unplug();
+        }
         match *r {
             Resolved::Alloc { cpu, order, mt } => match self.cpu(cpu).alloc_pages(order, mt) {
                 Ok(pfn) => {
@@ -794,6 +840,22 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Resolved::VmemPlug { cpu, sb } => match &self.drivers.virtio_mem {
                 Some(v) => (v.plug(self.cpu(cpu), sb).map_or_else(e, |()| R::Ok), false),
                 None => (R::Skip("no virtio-mem device"), false),
+            },
+            Resolved::VmemUnplugBegin { cpu, sb } => match self.drivers.virtio_mem.clone() {
+                Some(v) => match v.unplug_begin(self.cpu(cpu), sb) {
+                    Ok(pfn) => {
+                        self.vmem_pending = Some(cpu);
+                        (R::Pfn(pfn), false)
+                    }
+                    Err(x) => (e(x), false),
+                },
+                None => (R::Skip("no virtio-mem device"), false),
+            },
+            Resolved::VmemUnplugFinish { .. } => match self.finish_vmem_unplug() {
+                Some(Ok(())) => (R::Ok, false),
+                // The unplug this thread holds must be able to finish.
+                Some(Err(x)) => (e(x), true),
+                None => (R::Skip("no virtio-mem unplug pending"), false),
             },
             Resolved::VmemUnplug { cpu, sb } => match &self.drivers.virtio_mem {
                 Some(v) => (v.unplug(self.cpu(cpu), sb).map_or_else(e, |()| R::Ok), false),

@@ -108,6 +108,10 @@ pub enum Resolved {
     SoftOfflineBegin { cpu: usize, pfn: Pfn },
     /// The next step of the soft offline of `pfn` the thread holds.
     SoftOfflineStep { cpu: usize, pfn: Pfn },
+    /// First half of a virtio-mem unplug, left pending.
+    VmemUnplugBegin { cpu: usize, sb: u64 },
+    /// Second half of the pending virtio-mem unplug.
+    VmemUnplugFinish { cpu: usize },
     /// Nothing to act on.
     Skip(&'static str),
 }
@@ -148,6 +152,8 @@ impl Resolved {
                 | Resolved::Dissolve { .. }
                 | Resolved::SoftOfflineBegin { .. }
                 | Resolved::SoftOfflineStep { .. }
+                | Resolved::VmemUnplugBegin { .. }
+                | Resolved::VmemUnplugFinish { .. }
         )
     }
 }
@@ -190,7 +196,10 @@ impl std::fmt::Display for Resolved {
             Resolved::Compact { cpu, start, end } => write!(f, "cpu{cpu} pfn {start:#x}..{end:#x}"),
             Resolved::Kpageflags { pfn } | Resolved::DumpRead { pfn } => write!(f, "pfn {pfn:#x}"),
             Resolved::ValidZones { nr } => write!(f, "block {nr}"),
-            Resolved::VmemPlug { cpu, sb } | Resolved::VmemUnplug { cpu, sb } => write!(f, "cpu{cpu} subblock {sb}"),
+            Resolved::VmemPlug { cpu, sb } | Resolved::VmemUnplug { cpu, sb } | Resolved::VmemUnplugBegin { cpu, sb } => {
+                write!(f, "cpu{cpu} subblock {sb}")
+            }
+            Resolved::VmemUnplugFinish { cpu } => write!(f, "cpu{cpu}"),
             Resolved::CmmInflate { cpu, n } | Resolved::CmmDeflate { cpu, n } | Resolved::HvInflate { cpu, n } | Resolved::HvDeflate { cpu, n } => {
                 write!(f, "cpu{cpu} {n} pages")
             }

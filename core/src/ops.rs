@@ -95,6 +95,9 @@ pub enum Target {
     /// The `f`-th most recently freed page (the last 16 frees, unmaps and
     /// migration sources: most sit on a pcp list or in buddy).
     Freed { f: u8 },
+    /// Page `off` (mod the subblock) of the subblock a virtio-mem unplug
+    /// begun by `vmem_unplug_begin` holds (none when no unplug is pending).
+    Unplugging { off: u16 },
 }
 
 impl Default for Target {
@@ -156,7 +159,7 @@ impl Encode for Mt {
 impl Encode for Target {
     fn encode(&self, out: &mut Vec<u8>) {
         /// The number of `Target` variants.
-        const N: u64 = 6;
+        const N: u64 = 7;
         match *self {
             Target::Alloc { a, off } => {
                 variant_u32(0, N).encode(out);
@@ -183,6 +186,10 @@ impl Encode for Target {
             Target::Freed { f } => {
                 variant_u32(5, N).encode(out);
                 f.encode(out);
+            }
+            Target::Unplugging { off } => {
+                variant_u32(6, N).encode(out);
+                off.encode(out);
             }
         }
     }
@@ -296,10 +303,11 @@ impl Field for Target {
             Target::Huge { h, off } => format!("huge:{h}+{off}"),
             Target::Poisoned { p } => format!("poisoned:{p}"),
             Target::Freed { f } => format!("freed:{f}"),
+            Target::Unplugging { off } => format!("unplugging:{off}"),
         }
     }
     fn parse_value(s: &str) -> Result<Self, String> {
-        let want = || format!("alloc:A+OFF, mapped:M, pfn:N, huge:H+OFF, poisoned:P or freed:F, found `{s}`");
+        let want = || format!("alloc:A+OFF, mapped:M, pfn:N, huge:H+OFF, poisoned:P, freed:F or unplugging:OFF, found `{s}`");
         let (kind, rest) = s.split_once(':').ok_or_else(want)?;
         match kind {
             "alloc" => {
@@ -314,6 +322,7 @@ impl Field for Target {
             }
             "poisoned" => Ok(Target::Poisoned { p: u8::parse_value(rest).map_err(|_| want())? }),
             "freed" => Ok(Target::Freed { f: u8::parse_value(rest).map_err(|_| want())? }),
+            "unplugging" => Ok(Target::Unplugging { off: u16::parse_value(rest).map_err(|_| want())? }),
             _ => Err(want()),
         }
     }
@@ -551,6 +560,20 @@ ops! {
     /// The next step of this thread's soft offline in progress (on the
     /// CPU it began on).
     SoftOfflineStep "soft_offline_step" {},
+    /// `compact_zone` over the pageblock holding a target page (a mapped
+    /// page, an allocation, ...): what the compaction scanner meets when
+    /// it walks a range with something in it. `compact` names pageblocks
+    /// by number, which a fuzzer seldom points at an occupied one.
+    CompactAt "compact_at" { cpu: u8, target: Target },
+    /// virtio-mem: the first half of unplugging subblock `sb`
+    /// (`alloc_contig_range`: the driver now holds every page), left
+    /// pending in the device with its `hotplug_mutex` held: the window in
+    /// which seed 000's walkers take their references (B1). The next op
+    /// that could need that mutex finishes it first.
+    VmemUnplugBegin "vmem_unplug_begin" { cpu: u8, sb: u16 },
+    /// virtio-mem: the second half of the pending unplug (PageOffline set;
+    /// under the RFC the driver's reference is dropped).
+    VmemUnplugFinish "vmem_unplug_finish" {},
 }
 
 impl Op {
@@ -598,7 +621,9 @@ impl Op {
             | Op::SoftOffline { cpu, .. }
             | Op::Unpoison { cpu, .. }
             | Op::HugetlbPool { cpu, .. }
-            | Op::SoftOfflineBegin { cpu, .. } => cpu,
+            | Op::SoftOfflineBegin { cpu, .. }
+            | Op::CompactAt { cpu, .. }
+            | Op::VmemUnplugBegin { cpu, .. } => cpu,
             _ => 0,
         }
     }
@@ -644,7 +669,9 @@ impl Op {
             | Op::SoftOffline { cpu, .. }
             | Op::Unpoison { cpu, .. }
             | Op::HugetlbPool { cpu, .. }
-            | Op::SoftOfflineBegin { cpu, .. } => *cpu = 0,
+            | Op::SoftOfflineBegin { cpu, .. }
+            | Op::CompactAt { cpu, .. }
+            | Op::VmemUnplugBegin { cpu, .. } => *cpu = 0,
             _ => {}
         }
         o

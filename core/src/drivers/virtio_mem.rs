@@ -141,6 +141,9 @@ pub struct VirtioMem {
     nr_blocks: u64,
     hotplug: HotplugMutex,
     sbm: Mutex<Sbm>,
+    /// An unplug left half done by [`VirtioMem::unplug_begin`]: the
+    /// subblock and whether its pages were allocated (block online).
+    pending: Mutex<Option<(Sb, bool)>>,
 }
 
 /// A subblock located: device block, index in the block, first pfn.
@@ -161,6 +164,7 @@ impl VirtioMem {
             nr_blocks,
             hotplug: HotplugMutex { holder: Mutex::new(None) },
             sbm: Mutex::new(Sbm { plugged: vec![0; nr_blocks as usize], going_offline: None }),
+            pending: Mutex::new(None),
         }
     }
 
@@ -243,6 +247,34 @@ impl VirtioMem {
         let p = self.unplug_prepare(cpu, sb)?;
         crate::sync::preempt_point("virtio_mem:unplug_allocated");
         p.commit()
+    }
+
+    /// [`VirtioMem::unplug_prepare`] with the rest of the unplug left
+    /// pending in the device, `hotplug_mutex` held, until
+    /// [`VirtioMem::unplug_finish`]: a sequential caller (the fuzz harness)
+    /// can then act inside the B1 window. Returns the subblock's first pfn.
+    /// Any other call that takes `hotplug_mutex` (plug, unplug, and the
+    /// memory notifier of online/offline) waits for the finish.
+    pub fn unplug_begin<F: FreePath>(&self, cpu: &Cpu<'_, F>, sb: u64) -> Result<Pfn> {
+        let mut p = self.unplug_prepare(cpu, sb)?;
+        // The device keeps the unplug from here: the guard must neither
+        // give the pages back nor release the mutex when it is dropped.
+        p.done = true;
+        *self.pending.lock() = Some((p.s, p.online));
+        Ok(p.s.start)
+    }
+
+    /// The pages of the unplug [`VirtioMem::unplug_begin`] left pending.
+    pub fn unplug_pending(&self) -> Option<(Pfn, u64)> {
+        self.pending.lock().map(|(s, _)| (s.start, SB_NR_PAGES))
+    }
+
+    /// Second half of the pending unplug (as [`PreparedUnplug::commit`]).
+    pub fn unplug_finish<F: FreePath>(&self, cpu: &Cpu<'_, F>) -> Result<()> {
+        let Some((s, online)) = self.pending.lock().take() else {
+            return Err(Error::BadRequest(format!("{}: no unplug pending", self.name)));
+        };
+        PreparedUnplug { vm: self, cpu, s, online, done: false }.commit()
     }
 
     /// First half of an unplug: take `hotplug_mutex` and, on an online

@@ -122,13 +122,6 @@ impl ListHead {
         Some((pfn, p))
     }
 
-    /// Overwrite the raw head (checker tests corrupt lists on purpose).
-    #[cfg(test)]
-    pub(crate) fn raw_set(&self, head: u32, tail: u32) {
-        self.head.store(head, Ordering::Relaxed);
-        self.tail.store(tail, Ordering::Relaxed);
-    }
-
     /// Raw head/tail for the checker's walk (which must survive corruption).
     pub(crate) fn raw(&self) -> (u32, u32) {
         (self.head.load(Ordering::Relaxed), self.tail.load(Ordering::Relaxed))
