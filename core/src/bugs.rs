@@ -568,6 +568,20 @@ fn c11_hwpoison_offline_unmovable(buggy: bool) -> Result<Vec<Violation>, String>
     })
 }
 
+/// C15: hard offline of a tail of a high-order non-compound allocation
+/// (memory_failure can only flag it), then the owner frees the block.
+fn c15_free_prepare_hwpoison_order0_only(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::FreePrepareHwpoisonOrder0Only);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        let pfn = c.alloc_pages(1, crate::MigrateType::Unmovable).map_err(e)?;
+        let _ = sys.memory_failure(&c, pfn + 1);
+        c.free_pages(pfn, 1).map_err(e)?;
+        Ok(sys.check())
+    })
+}
+
 /// C17: hard offline of a free page that sits on a pcp list.
 fn c17_hwpoison_ignore_pcp_free(buggy: bool) -> Result<Vec<Violation>, String> {
     let d = design(buggy, Switch::HwpoisonIgnorePcpFree);
@@ -817,6 +831,17 @@ static REGISTRY: &[Bug] = &[
         variant: "online_forgets_hwpoison",
         race: false,
         reproduce: c9_online_forgets_hwpoison,
+    },
+    Bug {
+        id: "C15",
+        title: "a hwpoisoned subpage of a high-order block goes to buddy with the block",
+        fix_commit: "unknown",
+        invariant: "H1",
+        mechanism: "free_pages_prepare tests PG_hwpoison only for order-0 frees, so a high-order block whose subpage memory_failure flagged (MF_MSG_KERNEL_HIGH_ORDER: it cannot contain a tail of a non-compound allocation) is merged into buddy whole, poisoned page included; fixed by freeing only the healthy subpages",
+        source: "history",
+        variant: "free_prepare_hwpoison_order0_only",
+        race: false,
+        reproduce: c15_free_prepare_hwpoison_order0_only,
     },
     Bug {
         id: "C11",

@@ -334,8 +334,8 @@ impl<F: FreePath> System<F> {
                 b += PAGEBLOCK_NR_PAGES;
             }
             let mut flagged = 0i64;
-            for pfn in base..base + PAGES_PER_SECTION {
-                let Some(p) = w.page(pfn) else { continue };
+            let Some(pages) = mm.online_section_pages(base) else { continue };
+            for (pfn, p) in (base..).zip(pages) {
                 let rc = page_count(p);
                 if p.PageHWPoison() {
                     flagged += 1;
@@ -434,7 +434,7 @@ impl<F: FreePath> Walk<'_, F> {
                 self.report("MG2", Some(pfn), format!("vpn {vpn} maps a page that is not in use: {}", p.dump(pfn)));
                 continue;
             }
-            match self.sys.verify_user_page(vpn) {
+            match self.sys.verify_user_page_with(vpn, false) {
                 Ok(Some(true)) | Ok(None) => {}
                 Ok(Some(false)) => self.report("MG2", Some(pfn), format!("vpn {vpn}: contents or owner tag lost")),
                 Err(e) => self.report("MG2", Some(pfn), format!("vpn {vpn}: {e}")),

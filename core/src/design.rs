@@ -94,6 +94,10 @@ switches! {
     /// C17: memory_failure does not drain / disable pcp for a free page
     /// that sits on a pcp list.
     HwpoisonIgnorePcpFree = "hwpoison_ignore_pcp_free",
+    /// C15: a high-order free whose block holds a PG_hwpoison subpage (a
+    /// tail memory_failure could not handle: MF_MSG_KERNEL_HIGH_ORDER)
+    /// goes to buddy whole; only order-0 frees test the flag.
+    FreePrepareHwpoisonOrder0Only = "free_prepare_hwpoison_order0_only",
     /// C19: compaction clears PG_lru before taking its reference.
     ClearLruBeforeRef = "clear_lru_before_ref",
 }

@@ -23,7 +23,9 @@
 //! the present mappings (vpn order), `s`/`i` the thread's held speculative
 //! references / LRU-isolated pages / isolations / contiguous ranges;
 //! `block` indexes the blocks in the state the op needs (offline blocks for
-//! `online`, online ones for `offline`, absent ones for `add_memory`, ...)
+//! `online`, online ones for `offline`, absent ones for `add_memory`, ...),
+//! `sb` the virtio-mem subblocks likewise (unplugged ones for a plug,
+//! plugged ones for an unplug)
 //! and, when there is none, names block `block % max_sections` directly so
 //! the error path runs; a CPU operand is taken modulo the CPUs (a thread
 //! of a concurrent scenario always acts for its own CPU). Targets:
@@ -327,6 +329,19 @@ impl<F: FreePath> Drop for Actor<'_, F> {
     }
 }
 
+/// Subblock operand of a virtio-mem op: the `sel`-th subblock in the
+/// state the op needs (plugged for an unplug, unplugged for a plug), or,
+/// when there is none, `sel` modulo the subblocks, so the error path runs.
+fn vmem_subblock(v: &crate::drivers::virtio_mem::VirtioMem, plugged: bool, sel: u16) -> u64 {
+    let n = v.nr_subblocks().max(1);
+    let want: Vec<u64> = (0..n).filter(|&sb| v.is_plugged(sb).unwrap_or(false) == plugged).collect();
+    if want.is_empty() {
+        sel as u64 % n
+    } else {
+        want[sel as usize % want.len()]
+    }
+}
+
 fn pick<T: Copy>(v: &[T], i: u8) -> Option<T> {
     (!v.is_empty()).then(|| v[i as usize % v.len()])
 }
@@ -481,15 +496,15 @@ impl<'s, F: FreePath> Actor<'s, F> {
             Op::DumpRead { pfn } => Resolved::DumpRead { pfn: self.any_pfn(pfn) },
             Op::ValidZones { block } => Resolved::ValidZones { nr: block as u64 % self.sys.config().max_sections as u64 },
             Op::VmemPlug { sb, .. } => match &self.drivers.virtio_mem {
-                Some(v) => Resolved::VmemPlug { cpu, sb: sb as u64 % v.nr_subblocks().max(1) },
+                Some(v) => Resolved::VmemPlug { cpu, sb: vmem_subblock(v, false, sb) },
                 None => Resolved::Skip("no virtio-mem device (config drivers=virtio_mem)"),
             },
             Op::VmemUnplug { sb, .. } => match &self.drivers.virtio_mem {
-                Some(v) => Resolved::VmemUnplug { cpu, sb: sb as u64 % v.nr_subblocks().max(1) },
+                Some(v) => Resolved::VmemUnplug { cpu, sb: vmem_subblock(v, true, sb) },
                 None => Resolved::Skip("no virtio-mem device (config drivers=virtio_mem)"),
             },
             Op::VmemUnplugBegin { sb, .. } => match &self.drivers.virtio_mem {
-                Some(v) => Resolved::VmemUnplugBegin { cpu, sb: sb as u64 % v.nr_subblocks().max(1) },
+                Some(v) => Resolved::VmemUnplugBegin { cpu, sb: vmem_subblock(v, true, sb) },
                 None => Resolved::Skip("no virtio-mem device (config drivers=virtio_mem)"),
             },
             Op::VmemUnplugFinish {} => match self.vmem_pending {
@@ -524,6 +539,11 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// harness holding one for many ops.
     fn offline_page(&self, pfn: Pfn) -> bool {
         self.sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline())
+    }
+
+    /// Is `pfn` flagged PG_hwpoison? Walkers drop such pages at once too.
+    fn poisoned_page(&self, pfn: Pfn) -> bool {
+        self.sys.pfn_to_page(pfn).is_ok_and(|p| p.PageHWPoison())
     }
 
     /// Is `pfn` a user page (its owner tag names a vpn)?
@@ -577,6 +597,19 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 drop(all);
                 self.shared.note_freed(pfn);
             }
+        }
+    }
+
+    /// End of a sequential run: finish a pending soft offline and
+    /// virtio-mem unplug, then drop every speculative reference held (as
+    /// a walker's put, which reports a PageOffline page reaching the free
+    /// path, V4).
+    fn quiesce(&mut self) {
+        self.finish_soft_offline();
+        self.finish_vmem_unplug();
+        for pfn in std::mem::take(&mut self.h.specs) {
+            let cpu = self.own_cpu.unwrap_or(0);
+            let _ = crate::drivers::walker_put(self.cpu(cpu), pfn);
         }
     }
 
@@ -643,12 +676,13 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 Err(x) => (e(x), true),
             },
             Resolved::GetUnlessZero { cpu, pfn } => match self.cpu(cpu).get_page_unless_zero(pfn) {
-                Ok(true) if self.offline_page(pfn) => {
+                Ok(true) if self.offline_page(pfn) || self.poisoned_page(pfn) => {
                     // A pfn walker checks what it got and lets go of pages
                     // that are not its business: a PageOffline page
-                    // belongs to its driver.
+                    // belongs to its driver, a PG_hwpoison one to
+                    // memory_failure (which keeps it at refcount 1, H2).
                     match self.cpu(cpu).put_page(pfn) {
-                        Ok(()) => (R::Text("true, dropped at once (PageOffline)".into()), false),
+                        Ok(()) => (R::Text("true, dropped at once (PageOffline or PG_hwpoison)".into()), false),
                         Err(x) => (e(x), true),
                     }
                 }
@@ -815,8 +849,9 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 Err(x) => (e(x), false),
             },
             Resolved::WalkGet { cpu, pfn } => match crate::drivers::walker_get(self.cpu(cpu), pfn) {
-                Ok(true) if self.offline_page(pfn) => (
-                    crate::drivers::walker_put(self.cpu(cpu), pfn).map_or_else(e, |()| R::Text("true, dropped at once (PageOffline)".into())),
+                Ok(true) if self.offline_page(pfn) || self.poisoned_page(pfn) => (
+                    crate::drivers::walker_put(self.cpu(cpu), pfn)
+                        .map_or_else(e, |()| R::Text("true, dropped at once (PageOffline or PG_hwpoison)".into())),
                     false,
                 ),
                 Ok(true) => {
@@ -955,9 +990,12 @@ fn run_checked<F: FreePath>(
                 vs.push(Violation { id: "MODEL", pfn, msg });
             }
         }
-        let mut checked = sys.check();
+        // A skipped op never called the core: the state is the one the
+        // previous check found clean, so the walk is not repeated.
+        let skipped = matches!(r, Resolved::Skip(_));
+        let mut checked = if skipped && vs.is_empty() { Vec::new() } else { sys.check() };
         checked.append(&mut vs);
-        let resolved = if matches!(r, Resolved::Skip(_)) { String::new() } else { r.to_string() };
+        let resolved = if skipped { String::new() } else { r.to_string() };
         lock(trace).push(TraceLine { thread: None, index: i, op: op.clone(), applied: Applied { resolved, result: res }, expect: shown });
         if !checked.is_empty() {
             return Some((i, checked));
@@ -988,6 +1026,17 @@ fn seq_body<F: FreePath>(sc: &Scenario, trace: &StdMutex<Vec<TraceLine>>) -> Out
         out.violations = vs;
         out.at = Some(format!("setup #{i}"));
         out.fail_step = Some(i);
+    } else {
+        // The end of the run: what is half done finishes and the walkers
+        // let go of their speculative references, as they would in the
+        // kernel a moment later; then one more check.
+        actor.quiesce();
+        let vs = sys.check();
+        if !vs.is_empty() {
+            out.dumps = dumps(&sys, &vs);
+            out.violations = vs;
+            out.at = Some("the end of the run (pending ops finished, walkers' references dropped)".into());
+        }
     }
     drop(actor);
     out
@@ -1305,9 +1354,31 @@ pub fn seq_scenario(input: &SeqInput, c: &Campaign) -> Scenario {
 
 /// Decode `seq` fuzz bytes as a scenario.
 pub fn seq_input(data: &[u8], c: &Campaign) -> Scenario {
-    let u = Unstructured::new(data);
-    let input = SeqInput::arbitrary_take_rest(u).unwrap_or(SeqInput { knobs: 0, ops: Vec::new() });
-    seq_scenario(&input, c)
+    let mut u = Unstructured::new(data);
+    let knobs = u8::arbitrary(&mut u).unwrap_or(0);
+    let ops = ops_back_to_back(&mut u, MAX_SEQ_OPS);
+    seq_scenario(&SeqInput { knobs, ops }, c)
+}
+
+/// Up to `max` ops decoded one after the other until the bytes run out.
+///
+/// The fuzz byte format, for `seq`: a knobs byte, then ops back to back;
+/// for `conc`: a knobs byte, a byte each for the setup's op count
+/// (mod [`MAX_SETUP_OPS`] + 1), the thread count (2 + mod 3) and each
+/// thread's op count (mod [`MAX_THREAD_OPS`] + 1), the ops back to back,
+/// then (choice point u16, thread u8) step preemptions until the end.
+/// Not `arbitrary`'s own collection form, which puts a "go on" byte before
+/// each element: random or mutated bytes then stop after one or two ops
+/// on average, and the seed bugs need sequences of three to seven.
+fn ops_back_to_back(u: &mut Unstructured<'_>, max: usize) -> Vec<Op> {
+    let mut ops = Vec::new();
+    while ops.len() < max && !u.is_empty() {
+        match Op::arbitrary(u) {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+    ops
 }
 
 /// The `conc` target's input.
@@ -1351,9 +1422,22 @@ pub fn conc_scenario(input: &ConcInput, c: &Campaign) -> Scenario {
 
 /// Decode `conc` fuzz bytes as a scenario.
 pub fn conc_input(data: &[u8], c: &Campaign) -> Scenario {
-    let u = Unstructured::new(data);
-    let input = ConcInput::arbitrary_take_rest(u).unwrap_or(ConcInput { knobs: 0, setup: Vec::new(), threads: Vec::new(), steps: Vec::new() });
-    conc_scenario(&input, c)
+    let mut u = Unstructured::new(data);
+    let mut byte = || u8::arbitrary(&mut u).unwrap_or(0);
+    let knobs = byte();
+    let n_setup = byte() as usize % (MAX_SETUP_OPS + 1);
+    let n_threads = 2 + byte() as usize % 3;
+    let per: Vec<usize> = (0..n_threads).map(|_| byte() as usize % (MAX_THREAD_OPS + 1)).collect();
+    let setup = ops_back_to_back(&mut u, n_setup);
+    let threads = per.iter().map(|&n| ops_back_to_back(&mut u, n)).collect();
+    let mut steps = Vec::new();
+    while !u.is_empty() && steps.len() < MAX_PREEMPTIONS {
+        match <(u16, u8)>::arbitrary(&mut u) {
+            Ok(st) => steps.push(st),
+            Err(_) => break,
+        }
+    }
+    conc_scenario(&ConcInput { knobs, setup, threads, steps }, c)
 }
 
 /// The knobs byte whose machine is `c` (cpus ignored for `conc`).
@@ -1377,7 +1461,9 @@ pub fn seq_bytes(sc: &Scenario) -> Result<Vec<u8>, String> {
     }
     let knobs = knobs_for(&sc.config, false).ok_or("the machine is not one of the seq target's knob settings")?;
     let mut out = vec![knobs];
-    sc.setup.iter().take(MAX_SEQ_OPS).cloned().collect::<Vec<_>>().encode(&mut out);
+    for op in sc.setup.iter().take(MAX_SEQ_OPS) {
+        op.encode(&mut out);
+    }
     Ok(out)
 }
 
@@ -1389,15 +1475,18 @@ pub fn conc_bytes(sc: &Scenario) -> Result<Vec<u8>, String> {
         return Err("a conc input has 2 to 4 threads".into());
     }
     let knobs = knobs_for(&sc.config, true).ok_or("the machine is not one of the conc target's knob settings")?;
-    let mut out = vec![knobs];
-    sc.setup.encode(&mut out);
-    sc.threads.encode(&mut out);
-    for st in &sc.schedule.steps {
-        out.push(1);
+    if sc.setup.len() > MAX_SETUP_OPS || sc.threads.iter().any(|t| t.len() > MAX_THREAD_OPS) {
+        return Err(format!("a conc input has at most {MAX_SETUP_OPS} setup ops and {MAX_THREAD_OPS} ops per thread"));
+    }
+    let mut out = vec![knobs, sc.setup.len() as u8, (sc.threads.len() - 2) as u8];
+    out.extend(sc.threads.iter().map(|t| t.len() as u8));
+    for op in sc.setup.iter().chain(sc.threads.iter().flatten()) {
+        op.encode(&mut out);
+    }
+    for st in sc.schedule.steps.iter().take(MAX_PREEMPTIONS) {
         (st.step.min(u16::MAX as u32) as u16).encode(&mut out);
         (st.then as u8).encode(&mut out);
     }
-    out.push(0);
     Ok(out)
 }
 

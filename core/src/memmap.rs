@@ -183,6 +183,23 @@ impl Memmap {
         Ok(unsafe { &*base.add((pfn & SECTION_MASK) as usize) })
     }
 
+    /// The descriptors of the online section holding `pfn`, first pfn
+    /// first (a walker over whole sections looks each up once, not per pfn).
+    pub fn online_section_pages(&self, pfn: Pfn) -> Option<&[Page]> {
+        let slot = self.slots.get((pfn >> PFN_SECTION_SHIFT) as usize)?;
+        if slot.state.load(Ordering::Acquire) != SectionState::Online as u8 {
+            return None;
+        }
+        let base = slot.pages.load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: as in pfn_to_page: a non-null `pages` points to
+        // PAGES_PER_SECTION initialized descriptors that stay mapped (and
+        // valid: all-atomic, zero is a valid state) for the Memmap's life.
+        Some(unsafe { std::slice::from_raw_parts(base, PAGES_PER_SECTION as usize) })
+    }
+
     /// The descriptor of a pfn known to be on a free list (so online by
     /// the list invariants): no section-state test, only what memory
     /// safety needs (the slot exists and has a memmap).
@@ -368,6 +385,27 @@ impl Memmap {
         let p = unsafe { self.frame_ptr(pfn)? } as *const u64;
         for i in 0..PAGE_SIZE / 8 {
             // SAFETY: i < 512 words inside the frame, which the caller owns.
+            if unsafe { p.add(i).read() } != pattern_word(tag, i) {
+                return Ok(Some(i * 8));
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`Memmap::frame_verify_pattern`] on 8 words spread over the frame
+    /// (the first and last included): what the checker runs after every
+    /// op. Every word of the pattern depends on the tag, so a frame that
+    /// holds another page's contents, zeros or stale bytes fails on each
+    /// of them; a copy torn inside a page is not a failure the model has.
+    ///
+    /// # Safety
+    /// As for [`Memmap::frame_ptr`].
+    pub unsafe fn frame_verify_sample(&self, pfn: Pfn, tag: u64) -> Result<Option<usize>> {
+        // SAFETY: forwarded contract.
+        let p = unsafe { self.frame_ptr(pfn)? } as *const u64;
+        const WORDS: usize = PAGE_SIZE / 8;
+        for i in (0..8).map(|k| k * (WORDS - 1) / 7) {
+            // SAFETY: i <= 511, inside the frame, which the caller owns.
             if unsafe { p.add(i).read() } != pattern_word(tag, i) {
                 return Ok(Some(i * 8));
             }

@@ -85,6 +85,13 @@ impl<F: FreePath> System<F> {
     /// Is the user page at `vpn` intact? Ok(None) when not mapped; with the
     /// frame store off only the rmap is checked.
     pub fn verify_user_page(&self, vpn: usize) -> Result<Option<bool>> {
+        self.verify_user_page_with(vpn, true)
+    }
+
+    /// [`System::verify_user_page`], reading every word of the frame
+    /// (`full`) or a sample of 8 ([`Memmap::frame_verify_sample`], the
+    /// checker's form: it runs after every op of a fuzz input).
+    pub fn verify_user_page_with(&self, vpn: usize, full: bool) -> Result<Option<bool>> {
         let pt = self.aspace.ptl.lock();
         let Some(&pte) = pt.get(vpn) else { return Err(Error::BadRequest(format!("vpn {vpn} out of range"))) };
         let pfn = match pte {
@@ -100,10 +107,16 @@ impl<F: FreePath> System<F> {
         if !self.memmap.has_frame_store() {
             return Ok(Some(true));
         }
-        // SAFETY: the page is mapped by this pte and `ptl` is held: nobody
-        // migrates, unmaps or frees it, and user frames are only accessed
-        // under `ptl`.
-        Ok(Some(unsafe { self.memmap.frame_verify_pattern(pfn, tag)? }.is_none()))
+        let bad = if full {
+            // SAFETY: the page is mapped by this pte and `ptl` is held:
+            // nobody migrates, unmaps or frees it, and user frames are only
+            // accessed under `ptl`.
+            unsafe { self.memmap.frame_verify_pattern(pfn, tag)? }
+        } else {
+            // SAFETY: as for the full check just above.
+            unsafe { self.memmap.frame_verify_sample(pfn, tag)? }
+        };
+        Ok(Some(bad.is_none()))
     }
 }
 

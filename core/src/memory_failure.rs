@@ -585,8 +585,8 @@ impl<F: FreePath> System<F> {
                 continue;
             }
             let base = nr * PAGES_PER_SECTION;
-            for pfn in base..base + PAGES_PER_SECTION {
-                let Ok(p) = mm.pfn_to_page(pfn) else { continue };
+            let Some(pages) = mm.online_section_pages(base) else { continue };
+            for (pfn, p) in (base..).zip(pages) {
                 let magic = p.PageHWPoisonTakenOff();
                 if (!magic && !p.PageHWPoison()) || p.PageBuddy() {
                     continue;

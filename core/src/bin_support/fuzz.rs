@@ -532,7 +532,16 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
             if seeds.is_dir() && c.bug.is_none() {
                 cmd.arg(&seeds);
             }
-            cmd.arg("--").arg(format!("-max_total_time={}", a.secs)).arg("-print_final_stats=1").arg("-timeout=30").arg("-rss_limit_mb=4096");
+            // -len_control=0: full-length inputs from the first execution.
+            // libFuzzer's default grows the length limit slowly from a few
+            // bytes, which suits parsers; here a few bytes decode to one or
+            // two ops, and the seeds' bugs need a sequence of five or six.
+            cmd.arg("--")
+                .arg(format!("-max_total_time={}", a.secs))
+                .arg("-print_final_stats=1")
+                .arg("-timeout=30")
+                .arg("-rss_limit_mb=4096")
+                .arg("-len_control=0");
             if a.jobs > 1 {
                 cmd.arg(format!("-fork={}", a.jobs));
             }

@@ -209,8 +209,29 @@ impl VirtioMem {
 
     /// `virtio_mem_sbm_plug_sb` (+ `virtio_mem_fake_online` on an online
     /// block): give subblock `sb` to the guest.
+    ///
+    /// On a device block that is not added yet this is
+    /// `virtio_mem_sbm_plug_and_add_mb`: the subblock is plugged first, then
+    /// the driver adds the block (`add_memory_driver_managed`, with
+    /// `hotplug_mutex` released as the driver does around it) and it is
+    /// onlined (auto-online); the online callback hands the plugged
+    /// subblock to buddy and keeps the rest fake-offline.
     pub fn plug<F: FreePath>(&self, cpu: &Cpu<'_, F>, sb: u64) -> Result<()> {
         let s = self.locate(sb)?;
+        let sys = cpu.system();
+        if sys.block_state(s.block)? == BlockState::Removed {
+            self.hotplug.lock(HotplugHolder::Worker);
+            self.sbm.lock().plugged[(s.block - self.first_block) as usize] |= 1 << s.idx;
+            self.hotplug.unlock(HotplugHolder::Worker);
+            let r = sys.add_memory(s.block, false).and_then(|()| sys.online_memory_block(s.block));
+            if r.is_err() && sys.block_state(s.block)? == BlockState::Removed {
+                // Nothing was added: the device takes the subblock back.
+                self.hotplug.lock(HotplugHolder::Worker);
+                self.sbm.lock().plugged[(s.block - self.first_block) as usize] &= !(1 << s.idx);
+                self.hotplug.unlock(HotplugHolder::Worker);
+            }
+            return r;
+        }
         self.hotplug.lock(HotplugHolder::Worker);
         let r = self.plug_locked(cpu, s);
         self.hotplug.unlock(HotplugHolder::Worker);

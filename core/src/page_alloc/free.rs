@@ -145,32 +145,56 @@ impl Zone {
         if page.PageTail() {
             return Err(Error::BadPage { pfn, reason: "freeing a tail page" });
         }
+        let mut poisoned = false;
         if order > 0 {
-            Self::free_tail_pages_prepare(mm, pfn, order)?;
+            poisoned = Self::free_tail_pages_prepare(mm, pfn, order)?;
         }
         if flags & (pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head) != 0 {
             page.flags.fetch_and(!(pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head), Ordering::Relaxed);
         }
         page.owner.store(0, plain::Ordering::Relaxed);
+        if poisoned && !self.hwpoison_order0_only {
+            self.free_healthy_subpages::<F>(mm, pfn, order);
+            return Ok(false);
+        }
         Ok(true)
     }
 
-    /// Tail checks of a high-order free (`free_tail_pages_check`), and the
-    /// undoing of the compound state.
+    /// A high-order block with a PG_hwpoison subpage (memory_failure on a
+    /// tail of a non-compound allocation ends MF_MSG_KERNEL_HIGH_ORDER with
+    /// the flag set): free its healthy pages one by one to buddy and keep
+    /// the poisoned ones out, leaked with their flag, as an order-0 free of
+    /// a poisoned page does (H1). The 2025 "only free healthy pages in
+    /// high-order has_hwpoisoned folio" rule, applied to every high-order
+    /// free; C15 (`free_prepare_hwpoison_order0_only`) is the old path.
     #[cold]
-    fn free_tail_pages_prepare(mm: &Memmap, pfn: Pfn, order: u32) -> Result<()> {
+    fn free_healthy_subpages<F: FreePath>(&self, mm: &Memmap, pfn: Pfn, order: u32) {
+        for p in pfn..pfn + (1 << order) {
+            if mm.pfn_to_page(p).is_ok_and(|d| !d.PageHWPoison()) {
+                self.free_one_page::<F>(mm, p, 0);
+            }
+        }
+    }
+
+    /// Tail checks of a high-order free (`free_tail_pages_check`), and the
+    /// undoing of the compound state. Returns whether any page of the
+    /// block carries PG_hwpoison.
+    #[cold]
+    fn free_tail_pages_prepare(mm: &Memmap, pfn: Pfn, order: u32) -> Result<bool> {
+        let head = mm.pfn_to_page(pfn)?;
+        let mut poisoned = head.PageHWPoison();
         for t in pfn + 1..pfn + (1 << order) {
             let tp = mm.pfn_to_page(t)?;
             if tp.refcount.load(Ordering::Relaxed) != 0 || tp.mapcount_word() != 0 {
                 return Err(Error::BadPage { pfn: t, reason: "tail page in use at free" });
             }
+            poisoned |= tp.PageHWPoison();
         }
-        let head = mm.pfn_to_page(pfn)?;
         head.compound_info.store(0, plain::Ordering::Relaxed);
         for t in pfn + 1..pfn + (1 << order) {
             mm.pfn_to_page(t)?.compound_head.store(0, plain::Ordering::Relaxed);
         }
-        Ok(())
+        Ok(poisoned)
     }
 
     /// `free_unref_page` after prepare: to the pcp of the calling CPU, or to

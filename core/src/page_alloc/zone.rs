@@ -60,6 +60,9 @@ pub struct Zone {
     pub(crate) pcp_batch_high_lock: Mutex<PcpSettings>,
     /// `pcpu_drain_mutex`: serializes drain_all_pages.
     pub(crate) pcpu_drain_mutex: Mutex<()>,
+    /// C15's design: a high-order free goes to buddy whole even when a
+    /// subpage carries PG_hwpoison (read only on the cold high-order path).
+    pub(crate) hwpoison_order0_only: bool,
 }
 
 /// A snapshot of the zone counters (lockless reads, vmstat style).
@@ -87,7 +90,7 @@ impl ZoneStats {
 }
 
 impl Zone {
-    pub(crate) fn new(nr_cpus: usize, high: u32, batch: u32) -> Zone {
+    pub(crate) fn new(nr_cpus: usize, high: u32, batch: u32, hwpoison_order0_only: bool) -> Zone {
         Zone {
             lock: Mutex::new(FreeArea::default()),
             pcp: (0..nr_cpus).map(|_| PerCpuPages::new(high, batch)).collect(),
@@ -96,6 +99,7 @@ impl Zone {
             present_pages: AtomicI64::new(0),
             pcp_batch_high_lock: Mutex::new(PcpSettings { high, batch }),
             pcpu_drain_mutex: Mutex::new(()),
+            hwpoison_order0_only,
         }
     }
 
