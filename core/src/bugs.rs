@@ -60,7 +60,10 @@ impl Bug {
     pub fn detected_by(&'static self) -> &'static [&'static str] {
         match self.id {
             "B2c" => &["I1", "B3"],
-            "B3" => &["HR1", "HR3"],
+            // Flag first: the flagged folio stays on the freelist (HR3,
+            // the model's H3) or, when nothing reserves it, is dissolved
+            // into buddy with its PG_hwpoison head (H1).
+            "B3" => &["HR1", "HR3", "H1"],
             "C4" | "C4m" => &["B3", "B4"],
             "C6" => &["HD1", "HR2"],
             "C7" => &["R3", "HR3"],

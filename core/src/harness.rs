@@ -1360,6 +1360,89 @@ pub fn seq_input(data: &[u8], c: &Campaign) -> Scenario {
     seq_scenario(&SeqInput { knobs, ops }, c)
 }
 
+/// splitmix64, for the mutator's decisions.
+struct MutRng(u64);
+
+impl MutRng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The `seq` target's custom mutator (libFuzzer's `LLVMFuzzerCustomMutator`
+/// through `fuzz_mutator!`): most mutations act on whole ops — insert a
+/// random op, delete, replace or duplicate one, swap two, re-pick the
+/// machine knobs, or start over from a fresh random sequence — and the
+/// rest go to libFuzzer's byte mutator
+/// (`byte_mutate`). Byte mutations alone keep op sequences short and
+/// repetitive (runs of equal bytes decode to the same op again and again),
+/// so the seed bugs' three- to seven-op sequences took minutes to appear;
+/// the op-level ones keep every input a well-formed sequence. Deterministic
+/// in `seed`, as libFuzzer requires. Returns the new size.
+pub fn mutate_seq(data: &mut [u8], size: usize, max_size: usize, seed: u32, byte_mutate: impl FnOnce(&mut [u8], usize, usize) -> usize) -> usize {
+    let mut rng = MutRng(seed as u64 ^ 0x5eed_0f0b5);
+    let size = size.min(data.len());
+    let mut u = Unstructured::new(&data[..size]);
+    let mut knobs = u8::arbitrary(&mut u).unwrap_or(0);
+    let mut ops = ops_back_to_back(&mut u, MAX_SEQ_OPS);
+    let random_op = |rng: &mut MutRng| {
+        let bytes: Vec<u8> = (0..4).flat_map(|_| rng.next().to_le_bytes()).collect();
+        Op::arbitrary(&mut Unstructured::new(&bytes)).unwrap_or(Op::DrainAll {})
+    };
+    let pos = |rng: &mut MutRng, n: usize| (rng.next() % (n as u64).max(1)) as usize;
+    match rng.next() % 12 {
+        0 | 1 if ops.len() < MAX_SEQ_OPS => {
+            let at = pos(&mut rng, ops.len() + 1);
+            let op = random_op(&mut rng);
+            ops.insert(at, op);
+        }
+        2 if !ops.is_empty() => {
+            let at = pos(&mut rng, ops.len());
+            ops.remove(at);
+        }
+        3 if !ops.is_empty() => {
+            let at = pos(&mut rng, ops.len());
+            ops[at] = random_op(&mut rng);
+        }
+        4 if !ops.is_empty() && ops.len() < MAX_SEQ_OPS => {
+            let from = pos(&mut rng, ops.len());
+            let to = pos(&mut rng, ops.len() + 1);
+            let op = ops[from].clone();
+            ops.insert(to, op);
+        }
+        5 if ops.len() > 1 => {
+            let (a, b) = (pos(&mut rng, ops.len()), pos(&mut rng, ops.len()));
+            ops.swap(a, b);
+        }
+        6 => knobs = rng.next() as u8,
+        // A fresh random input now and then: coverage guidance keeps what
+        // reached new code, but a sequence whose steps add little coverage
+        // each (plug, begin an unplug, a walker's get) is found sooner by
+        // sampling whole random sequences, as the stable mode does.
+        7..=9 => {
+            knobs = rng.next() as u8;
+            ops = (0..MAX_SEQ_OPS).map(|_| random_op(&mut rng)).collect();
+        }
+        _ => return byte_mutate(data, size, max_size),
+    }
+    let mut out = vec![knobs];
+    for op in &ops {
+        let mut one = Vec::new();
+        crate::ops::Encode::encode(op, &mut one);
+        if out.len() + one.len() > max_size.min(data.len()) {
+            break;
+        }
+        out.extend(one);
+    }
+    let n = out.len().min(data.len());
+    data[..n].copy_from_slice(&out[..n]);
+    n
+}
+
 /// Up to `max` ops decoded one after the other until the bytes run out.
 ///
 /// The fuzz byte format, for `seq`: a knobs byte, then ops back to back;
@@ -1659,6 +1742,34 @@ mod tests {
         assert!(out.violations.is_empty(), "{out}");
         assert_eq!(out.trace.len(), 24);
         assert!(out.trace.iter().all(|t| !matches!(t.applied.result, OpResult::Skip(_))), "{out}");
+    }
+
+    #[test]
+    fn the_seq_mutator_is_deterministic_keeps_inputs_well_formed_and_grows_them() {
+        let byte_mutate = |d: &mut [u8], size: usize, _max: usize| {
+            if let Some(b) = d.first_mut() {
+                *b = b.wrapping_add(1);
+            }
+            size
+        };
+        let mut buf = vec![0u8; 512];
+        let mut size = 1;
+        let mut grew = 0;
+        for seed in 0..400u32 {
+            let mut again = buf.clone();
+            let n = mutate_seq(&mut buf, size, 512, seed, byte_mutate);
+            let m = mutate_seq(&mut again, size, 512, seed, byte_mutate);
+            assert_eq!((n, &buf[..n]), (m, &again[..m]), "seed {seed}: not deterministic");
+            assert!(n <= 512);
+            let sc = seq_input(&buf[..n], &Campaign::fixed());
+            assert!(sc.setup.len() <= MAX_SEQ_OPS);
+            if n > size {
+                grew += 1;
+            }
+            size = n.max(1);
+        }
+        assert!(grew > 50, "op insertions should lengthen inputs ({grew} of 400 did)");
+        assert!(seq_input(&buf[..size], &Campaign::fixed()).setup.len() >= 10, "after 400 mutations the input should hold many ops");
     }
 
     #[test]

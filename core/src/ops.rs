@@ -78,7 +78,7 @@ impl Mt {
 }
 
 /// What a speculative reference (`get_page_unless_zero`) is taken on.
-#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// Page `off` (mod the block size) of live allocation `a` (any thread's).
     Alloc { a: u8, off: u16 },
@@ -100,6 +100,22 @@ pub enum Target {
     Unplugging { off: u16 },
 }
 
+/// One byte picks the variant (mod 7), so that any mutation of that byte
+/// picks another target kind (see [`Op`]'s impl).
+impl<'a> Arbitrary<'a> for Target {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u8::arbitrary(u)? % 7 {
+            0 => Target::Alloc { a: u.arbitrary()?, off: u.arbitrary()? },
+            1 => Target::Mapped { m: u.arbitrary()? },
+            2 => Target::Pfn { pfn: u.arbitrary()? },
+            3 => Target::Huge { h: u.arbitrary()?, off: u.arbitrary()? },
+            4 => Target::Poisoned { p: u.arbitrary()? },
+            5 => Target::Freed { f: u.arbitrary()? },
+            _ => Target::Unplugging { off: u.arbitrary()? },
+        })
+    }
+}
+
 impl Default for Target {
     fn default() -> Self {
         Target::Alloc { a: 0, off: 0 }
@@ -109,7 +125,8 @@ impl Default for Target {
 /// The inverse of `arbitrary`'s decoding for the op language: bytes that
 /// decode to exactly this value (used to turn scenarios into fuzz seeds;
 /// `harness` tests that decode(encode(x)) == x). Integers are little
-/// endian, an enum variant v of n is the u32 `ceil(v * 2^32 / n)`.
+/// endian; an `Op` or a `Target` is its variant index as one byte, other
+/// enums (the derive's form) the u32 `ceil(v * 2^32 / n)`.
 pub trait Encode {
     fn encode(&self, out: &mut Vec<u8>);
 }
@@ -158,37 +175,35 @@ impl Encode for Mt {
 }
 impl Encode for Target {
     fn encode(&self, out: &mut Vec<u8>) {
-        /// The number of `Target` variants.
-        const N: u64 = 7;
         match *self {
             Target::Alloc { a, off } => {
-                variant_u32(0, N).encode(out);
+                (0u8).encode(out);
                 a.encode(out);
                 off.encode(out);
             }
             Target::Mapped { m } => {
-                variant_u32(1, N).encode(out);
+                (1u8).encode(out);
                 m.encode(out);
             }
             Target::Pfn { pfn } => {
-                variant_u32(2, N).encode(out);
+                (2u8).encode(out);
                 pfn.encode(out);
             }
             Target::Huge { h, off } => {
-                variant_u32(3, N).encode(out);
+                (3u8).encode(out);
                 h.encode(out);
                 off.encode(out);
             }
             Target::Poisoned { p } => {
-                variant_u32(4, N).encode(out);
+                (4u8).encode(out);
                 p.encode(out);
             }
             Target::Freed { f } => {
-                variant_u32(5, N).encode(out);
+                (5u8).encode(out);
                 f.encode(out);
             }
             Target::Unplugging { off } => {
-                variant_u32(6, N).encode(out);
+                (6u8).encode(out);
                 off.encode(out);
             }
         }
@@ -332,18 +347,36 @@ macro_rules! ops {
     ($($(#[doc = $doc:literal])* $var:ident $name:literal { $($f:ident : $t:ty),* },)*) => {
         /// One operation of the fuzz language (see the module doc; the
         /// resolution rule of each operand is in [`crate::harness`]).
-        #[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
+        #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Op {
             $($(#[doc = $doc])* $var { $($f: $t),* },)*
         }
 
+        /// One byte picks the op (mod the number of ops), then its fields
+        /// in order. Not the derive's u32 discriminant: there the op
+        /// depends on the top byte of four, so most byte mutations a
+        /// fuzzer makes keep the op, and runs of equal bytes (which
+        /// libFuzzer inserts often) all decode to the same one.
+        impl<'a> Arbitrary<'a> for Op {
+            fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+                let i = u8::arbitrary(u)? as usize % Op::NAMES.len();
+                let mut _k = 0usize;
+                $(
+                    if i == _k {
+                        return Ok(Op::$var { $($f: <$t as Arbitrary>::arbitrary(u)?),* });
+                    }
+                    _k += 1;
+                )*
+                Err(arbitrary::Error::IncorrectFormat)
+            }
+        }
+
         impl Encode for Op {
             fn encode(&self, out: &mut Vec<u8>) {
-                let n = Op::NAMES.len() as u64;
-                let mut _i = 0u64;
+                let mut _i = 0u8;
                 $(
                     if let Op::$var { $($f),* } = self {
-                        variant_u32(_i, n).encode(out);
+                        _i.encode(out);
                         $(Encode::encode($f, out);)*
                         return;
                     }
@@ -575,6 +608,9 @@ ops! {
     /// under the RFC the driver's reference is dropped).
     VmemUnplugFinish "vmem_unplug_finish" {},
 }
+
+// The op byte indexes `Op::NAMES`.
+const _: () = assert!(Op::NAMES.len() <= 256);
 
 impl Op {
     /// Is this one of the extended ops the reference model does not follow?
