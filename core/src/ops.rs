@@ -89,8 +89,9 @@ pub enum Target {
     /// Page `off` (mod 512) of the `h`-th hugetlb folio of online memory,
     /// in pfn order (free, mapped, being prepared or freed).
     Huge { h: u8, off: u16 },
-    /// The `p`-th page the harness poisoned (memory_failure, soft_offline)
-    /// and has not unpoisoned.
+    /// The `p`-th page the harness poisoned and saw contained
+    /// (memory_failure that recovered it, soft_offline) and has not
+    /// unpoisoned.
     Poisoned { p: u8 },
     /// The `f`-th most recently freed page (the last 16 frees, unmaps and
     /// migration sources: most sit on a pcp list or in buddy).

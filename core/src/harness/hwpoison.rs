@@ -63,7 +63,20 @@ impl<'s, F: FreePath> Actor<'s, F> {
         match *op {
             Op::MemoryFailure { target, .. } => self.hw_target(target).map_or(no, |pfn| Resolved::MemoryFailure { cpu, pfn }),
             Op::SoftOffline { target, .. } => self.hw_target(target).map_or(no, |pfn| Resolved::SoftOffline { cpu, pfn }),
-            Op::Unpoison { target, .. } => self.hw_target(target).map_or(no, |pfn| Resolved::Unpoison { cpu, pfn }),
+            // unpoison_memory is the kernel's test interface and assumes
+            // memory_failure contained the page (took it off buddy, or holds
+            // its reference): on a flagged page memory_failure only gave up
+            // on (Ignored, Delayed, Failed: its owner still holds it) it
+            // drops the owner's reference, in the kernel as in the model.
+            // The harness unpoisons contained pages, and unflagged ones for
+            // the error path.
+            Op::Unpoison { target, .. } => match self.hw_target(target) {
+                Some(pfn) if self.poisoned_page(pfn) && !lock(&self.shared.poisoned).contains(&pfn) => {
+                    Resolved::Skip("flagged but not contained by memory_failure: unpoison would drop its owner's reference")
+                }
+                Some(pfn) => Resolved::Unpoison { cpu, pfn },
+                None => no,
+            },
             Op::SoftOfflineBegin { target, .. } => self.hw_target(target).map_or(no, |pfn| Resolved::SoftOfflineBegin { cpu, pfn }),
             Op::SoftOfflineStep {} => match &self.soft {
                 Some((c, so)) => Resolved::SoftOfflineStep { cpu: *c, pfn: so.pfn() },
@@ -112,7 +125,8 @@ impl<'s, F: FreePath> Actor<'s, F> {
         match *r {
             Resolved::MemoryFailure { cpu, pfn } => match sys.memory_failure(self.cpu(cpu), pfn) {
                 Ok(res) => {
-                    if res != MfResult::AlreadyPoisoned {
+                    // Only contained pages: see the unpoison resolution.
+                    if res == MfResult::Recovered {
                         self.note_poisoned(pfn);
                     }
                     (R::Text(format!("{res:?}")), false)
