@@ -145,18 +145,16 @@ impl Zone {
         if page.PageTail() {
             return Err(Error::BadPage { pfn, reason: "freeing a tail page" });
         }
-        let mut poisoned = false;
-        if order > 0 {
-            poisoned = Self::free_tail_pages_prepare(mm, pfn, order)?;
+        if order > 0 && Self::free_tail_pages_prepare(mm, pfn, order)? && !self.hwpoison_order0_only {
+            // Decided inside the high-order branch, so the order-0 path
+            // pays nothing for it (measured: gungraun put_page_ir).
+            self.free_healthy_subpages::<F>(mm, pfn, page, order);
+            return Ok(false);
         }
         if flags & (pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head) != 0 {
             page.flags.fetch_and(!(pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head), Ordering::Relaxed);
         }
         page.owner.store(0, plain::Ordering::Relaxed);
-        if poisoned && !self.hwpoison_order0_only {
-            self.free_healthy_subpages::<F>(mm, pfn, order);
-            return Ok(false);
-        }
         Ok(true)
     }
 
@@ -168,7 +166,11 @@ impl Zone {
     /// high-order has_hwpoisoned folio" rule, applied to every high-order
     /// free; C15 (`free_prepare_hwpoison_order0_only`) is the old path.
     #[cold]
-    fn free_healthy_subpages<F: FreePath>(&self, mm: &Memmap, pfn: Pfn, order: u32) {
+    fn free_healthy_subpages<F: FreePath>(&self, mm: &Memmap, pfn: Pfn, page: &Page, order: u32) {
+        // The head's clean-up of free_pages_prepare (the PG_hwpoison bit is
+        // not in PAGE_FLAGS_CHECK_AT_PREP: it stays).
+        page.flags.fetch_and(!(pg::PAGE_FLAGS_CHECK_AT_PREP | pg::PG_head), Ordering::Relaxed);
+        page.owner.store(0, plain::Ordering::Relaxed);
         for p in pfn..pfn + (1 << order) {
             if mm.pfn_to_page(p).is_ok_and(|d| !d.PageHWPoison()) {
                 self.free_one_page::<F>(mm, p, 0);
