@@ -441,6 +441,11 @@ impl<F: FreePath> Cpu<'_, F> {
         if owner_vpn(hp.owner()).is_none() {
             return Err(Error::BadRequest(format!("pfn {pfn:#x}: only anonymous user folios are swap-backed")));
         }
+        if hp.PageHWPoison() || self.system().memmap().pfn_to_page(pfn).is_ok_and(|p| p.PageHWPoison()) {
+            // memory_failure unmapped it and holds it off the LRU: reclaim,
+            // the only caller of add_to_swap, never meets it.
+            return Err(Error::BadRequest(format!("pfn {pfn:#x}: a hwpoisoned folio is not reclaimed into the swap cache")));
+        }
         let nr = folio_nr_pages(hp) as i32;
         page_ref::get_page(hp, head)?;
         hp.refcount.fetch_add(nr - 1, Ordering::Relaxed);
