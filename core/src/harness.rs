@@ -1306,7 +1306,7 @@ pub fn campaign() -> &'static Campaign {
 }
 
 /// The `seq` target's input.
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub struct SeqInput {
     /// Machine knobs: bit 0 max_sections 2/3, bit 1 cpus 2/4, bits 2-3 the
     /// pcp (high, batch) pair, bit 4 memmap_on_memory, bits 5-6 the driver
@@ -1465,7 +1465,7 @@ fn ops_back_to_back(u: &mut Unstructured<'_>, max: usize) -> Vec<Op> {
 }
 
 /// The `conc` target's input.
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub struct ConcInput {
     pub knobs: u8,
     pub setup: Vec<Op>,

@@ -621,7 +621,12 @@ impl Op {
 
     /// The CPU operand (0 for ops that name none).
     pub fn cpu(&self) -> u8 {
-        match *self {
+        self.clone().cpu_mut().map_or(0, |c| *c)
+    }
+
+    /// The CPU operand, for ops that have one.
+    fn cpu_mut(&mut self) -> Option<&mut u8> {
+        match self {
             Op::Alloc { cpu, .. }
             | Op::Free { cpu, .. }
             | Op::Get { cpu, .. }
@@ -660,8 +665,8 @@ impl Op {
             | Op::HugetlbPool { cpu, .. }
             | Op::SoftOfflineBegin { cpu, .. }
             | Op::CompactAt { cpu, .. }
-            | Op::VmemUnplugBegin { cpu, .. } => cpu,
-            _ => 0,
+            | Op::VmemUnplugBegin { cpu, .. } => Some(cpu),
+            _ => None,
         }
     }
 
@@ -669,47 +674,8 @@ impl Op {
     /// scenario always acts for its own CPU).
     pub fn without_cpu(&self) -> Op {
         let mut o = self.clone();
-        match &mut o {
-            Op::Alloc { cpu, .. }
-            | Op::Free { cpu, .. }
-            | Op::Get { cpu, .. }
-            | Op::Put { cpu, .. }
-            | Op::GetUnlessZero { cpu, .. }
-            | Op::PutSpec { cpu, .. }
-            | Op::Fault { cpu, .. }
-            | Op::Unmap { cpu, .. }
-            | Op::IsolateLru { cpu, .. }
-            | Op::Migrate { cpu, .. }
-            | Op::Putback { cpu, .. }
-            | Op::DrainLocal { cpu }
-            | Op::Offline { cpu, .. }
-            | Op::AllocContig { cpu, .. }
-            | Op::FreeContig { cpu, .. }
-            | Op::ThpFault { cpu, .. }
-            | Op::ThpSplitPmd { cpu, .. }
-            | Op::ThpZap { cpu, .. }
-            | Op::Pin { cpu, .. }
-            | Op::Unpin { cpu, .. }
-            | Op::SwapcacheAdd { cpu, .. }
-            | Op::SwapcacheDel { cpu, .. }
-            | Op::SplitFolio { cpu, .. }
-            | Op::Compact { cpu, .. }
-            | Op::WalkGet { cpu, .. }
-            | Op::WalkPut { cpu, .. }
-            | Op::VmemPlug { cpu, .. }
-            | Op::VmemUnplug { cpu, .. }
-            | Op::CmmInflate { cpu, .. }
-            | Op::CmmDeflate { cpu, .. }
-            | Op::HvInflate { cpu, .. }
-            | Op::HvDeflate { cpu, .. }
-            | Op::MemoryFailure { cpu, .. }
-            | Op::SoftOffline { cpu, .. }
-            | Op::Unpoison { cpu, .. }
-            | Op::HugetlbPool { cpu, .. }
-            | Op::SoftOfflineBegin { cpu, .. }
-            | Op::CompactAt { cpu, .. }
-            | Op::VmemUnplugBegin { cpu, .. } => *cpu = 0,
-            _ => {}
+        if let Some(cpu) = o.cpu_mut() {
+            *cpu = 0;
         }
         o
     }
