@@ -14,7 +14,8 @@
 //! `shuttle` build; sequential reproducers run in both builds.
 //!
 //! Invariants: every entry's `variant` names a [`crate::Switch`] or a
-//! [`crate::FreePath`] type; `source` is a seed file name or "history".
+//! [`crate::FreePath`] type; `source` is a seed file name, "history", or
+//! "fuzz" (a hole our fuzzer found in the kernel's landed rule).
 //! Lock order: none of its own.
 
 use crate::check::Violation;
@@ -39,7 +40,9 @@ pub struct Bug {
     pub invariant: &'static str,
     /// The mechanism in one sentence.
     pub mechanism: &'static str,
-    /// The seed file for the five seed bugs, else "history".
+    /// The seed file for the five seed bugs, "history" for the kernel's
+    /// fixed bugs, "fuzz" for a hole pagelab's fuzzer found in the kernel's
+    /// current rule (fixed in the landed design only).
     pub source: &'static str,
     /// The switch or FreePath type that turns it on.
     pub variant: &'static str,
@@ -261,7 +264,7 @@ fn c4<F: FreePath>() -> Result<Vec<Violation>, String> {
         // p (and its refill batch) now sit on the pcp with "Movable" cached.
         c.put_page(p).map_err(e)?;
         let block = p & !(crate::PAGEBLOCK_NR_PAGES - 1);
-        let flags = crate::page_isolation::IsolFlags { memory_offline: true, hwpoison_unmovable: false };
+        let flags = crate::page_isolation::IsolFlags { memory_offline: true, hwpoison_unmovable: false, hwpoison_skip_held: false };
         sys.zone()
             .start_isolate_page_range(sys.memmap(), block, block + crate::PAGEBLOCK_NR_PAGES, flags)
             .map_err(|x| format!("{x:?}"))?;
@@ -296,7 +299,7 @@ fn c4m<F: FreePath>() -> Result<Vec<Violation>, String> {
         }
         c.free_pages(a, crate::PAGEBLOCK_ORDER).map_err(e)?;
         c.drain_local_pages();
-        let flags = crate::page_isolation::IsolFlags { memory_offline: true, hwpoison_unmovable: false };
+        let flags = crate::page_isolation::IsolFlags { memory_offline: true, hwpoison_unmovable: false, hwpoison_skip_held: false };
         sys.zone()
             .start_isolate_page_range(sys.memmap(), a, a + crate::PAGEBLOCK_NR_PAGES, flags)
             .map_err(|x| format!("{x:?}"))?;
@@ -567,6 +570,31 @@ fn c11_hwpoison_offline_unmovable(buggy: bool) -> Result<Vec<Violation>, String>
         let c = sys.cpu(0).map_err(e)?;
         sys.memory_failure(&c, FREE_PFN).map_err(e)?;
         let _ = sys.offline_memory_block(&c, 1);
+        Ok(sys.check())
+    })
+}
+
+/// C22: hard offline of a kernel page in use (memory_failure can only
+/// flag it), then offline of its block while the owner still holds it.
+/// Fixed, the offline is refused until the owner frees the page, and then
+/// succeeds.
+fn c22_offline_skips_held_hwpoison(buggy: bool) -> Result<Vec<Violation>, String> {
+    let d = design(buggy, Switch::OfflineSkipsHeldHwpoison);
+    sequential(move || {
+        let sys = hw_sys(d.clone())?;
+        let c = sys.cpu(0).map_err(e)?;
+        let pfn = c.alloc_pages(0, crate::MigrateType::Reclaimable).map_err(e)?;
+        let nr = pfn / crate::PAGES_PER_SECTION;
+        let r = sys.memory_failure(&c, pfn).map_err(e)?;
+        if r != crate::memory_failure::MfResult::Ignored {
+            return Err(format!("memory_failure on an in-use kernel page should only flag it, got {r:?}"));
+        }
+        if sys.offline_memory_block(&c, nr).is_ok() {
+            // The owner's page is now in offline memory.
+            return Ok(sys.check());
+        }
+        c.put_page(pfn).map_err(e)?;
+        sys.offline_memory_block(&c, nr).map_err(|x| format!("offline after the owner freed the poisoned page: {x}"))?;
         Ok(sys.check())
     })
 }
@@ -856,6 +884,17 @@ static REGISTRY: &[Bug] = &[
         variant: "hwpoison_offline_unmovable",
         race: false,
         reproduce: c11_hwpoison_offline_unmovable,
+    },
+    Bug {
+        id: "C22",
+        title: "offline takes a hwpoisoned page offline while its owner still holds it",
+        fix_commit: "none",
+        invariant: "O2",
+        mechanism: "since b15c87263a69 offline skips every PG_hwpoison page (has_unmovable_pages, test_pages_isolated, __offline_isolated_pages), but memory_failure only flags a kernel page it cannot handle and leaves it to its owner, who frees it after its memory went offline; fixed here by skipping only pages memory failure holds or nobody does",
+        source: "fuzz",
+        variant: "offline_skips_held_hwpoison",
+        race: false,
+        reproduce: c22_offline_skips_held_hwpoison,
     },
     Bug {
         id: "C12",

@@ -17,7 +17,11 @@
 //! can name; the model bounds offline retries with
 //! `Config::offline_max_passes` instead.
 //!
-//! Invariants: a `Design` with no switch on is the landed kernel.
+//! Invariants: a `Design` with no switch on is the landed kernel, with one
+//! deliberate exception: offline leaves behind only the hwpoisoned pages
+//! memory failure contained, where the kernel skips every one
+//! ([`Switch::OfflineSkipsHeldHwpoison`], C22: the kernel's rule is the
+//! switch).
 //! Lock order: none.
 
 use std::collections::BTreeSet;
@@ -86,6 +90,9 @@ switches! {
     OnlineForgetsHwpoison = "online_forgets_hwpoison",
     /// C11: offline treats hwpoisoned pages as unmovable.
     HwpoisonOfflineUnmovable = "hwpoison_offline_unmovable",
+    /// C22: offline skips every hwpoisoned page, also one its owner still
+    /// holds (the kernel since b15c87263a69).
+    OfflineSkipsHeldHwpoison = "offline_skips_held_hwpoison",
     /// C12: the add_memory error path removes the memory without its
     /// altmap, freeing vmemmap pages to buddy.
     AltmapErrorPathNull = "altmap_error_path_null",

@@ -627,7 +627,7 @@ impl<'s, F: FreePath> Actor<'s, F> {
         let sys = self.sys;
         let mm = sys.memmap();
         let e = |x: crate::Error| R::Err(x.to_string());
-        let flags = IsolFlags { memory_offline: false, hwpoison_unmovable: false };
+        let flags = IsolFlags { memory_offline: false, hwpoison_unmovable: false, hwpoison_skip_held: false };
         if matches!(
             r,
             Resolved::VmemPlug { .. }

@@ -41,7 +41,9 @@
 //!   only while an operation holds `mf_mutex` (it is never on a list: H1,
 //!   B2, P2). A page flagged in place may stay mapped when hard offline
 //!   could not contain it (an unsplittable THP, a page isolated by
-//!   someone else): flag-first accepts that;
+//!   someone else): flag-first accepts that; a page memory failure keeps
+//!   (PG_hwpoison_held: unmapped in use, taken off, soft-offlined) has
+//!   PG_hwpoison, a reference and no mapping;
 //! * H3: soft offline never sets PG_hwpoison on a page in use (mapped, or
 //!   referenced beyond what soft offline itself holds): recorded at run time;
 //! * H5: `num_poisoned_pages` and the blocks' `nr_hwpoison` count exactly
@@ -124,6 +126,18 @@ pub enum HwpGet {
 #[inline]
 fn page_ref_inc(p: &Page) {
     p.refcount.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A PG_hwpoison page that nobody but memory failure holds: it holds it
+/// itself ([`Page::PageHWPoisonHeld`], or taken off buddy: MAGIC_HWPOISON),
+/// or the free path leaked it at refcount 0 once its owner let go. Memory
+/// offline may leave such a page behind in the range it takes offline. One
+/// that fails this test is flagged but still in its owner's hands
+/// (memory_failure could only flag it: MF_IGNORED, MF_DELAYED): the owner
+/// will use and free it, so it blocks offline like any page in use (the
+/// kernel skips it anyway: C22).
+pub fn hwpoison_contained(p: &Page) -> bool {
+    p.PageHWPoison() && (p.PageHWPoisonHeld() || p.PageHWPoisonTakenOff() || page_count(p) == 0)
 }
 
 impl<F: FreePath> System<F> {
@@ -386,6 +400,7 @@ impl<F: FreePath> System<F> {
                     if self.is_free_buddy_page(pfn) {
                         if self.take_page_off_buddy(pfn) {
                             page_ref_inc(p);
+                            p.SetPageHWPoisonHeld();
                             return Ok(MfResult::Recovered);
                         }
                         // Lost the race with an allocation: try again once.
@@ -456,6 +471,7 @@ impl<F: FreePath> System<F> {
         }
         p.ClearPageLRU();
         p.set_owner(0);
+        p.SetPageHWPoisonHeld();
         MfResult::Recovered
     }
 
@@ -496,6 +512,7 @@ impl<F: FreePath> System<F> {
             let _ = cpu.put_page(pfn);
         }
         page_ref_inc(p);
+        p.SetPageHWPoisonHeld();
         true
     }
 
@@ -549,6 +566,8 @@ impl<F: FreePath> System<F> {
         // get_hwpoison_page(MF_UNPOISON) runs with pcp disabled: a poisoned
         // page that a bug left on a pcp list is in buddy after the drain.
         let _pcp = self.zone_pcp_disable();
+        // memory_failure's hold ends here whichever way the page goes.
+        p.ClearPageHWPoisonHeld();
         if p.PageHWPoisonTakenOff() {
             if rc != 1 || !self.put_page_back_buddy(pfn) {
                 return Err(Error::Busy { pfn, reason: "unpoison: taken-off page not in its steady state".into() });
@@ -587,13 +606,22 @@ impl<F: FreePath> System<F> {
             let base = nr * PAGES_PER_SECTION;
             let Some(pages) = mm.online_section_pages(base) else { continue };
             for (pfn, p) in (base..).zip(pages) {
+                // Flagged in place without either marker: leaked, or still
+                // held by its owner (hard offline may fail to contain, and
+                // flags first); nothing to check here.
                 let magic = p.PageHWPoisonTakenOff();
-                if (!magic && !p.PageHWPoison()) || p.PageBuddy() {
+                let held = p.PageHWPoisonHeld();
+                if !(magic || held) || p.PageBuddy() {
                     continue;
                 }
+                if held && !in_flight && (!p.PageHWPoison() || page_count(p) < 1 || p.page_mapped()) {
+                    report(
+                        "H2",
+                        Some(pfn),
+                        format!("page memory_failure holds is not poisoned, referenced and unmapped: {}", p.dump(pfn)),
+                    );
+                }
                 if !magic {
-                    // Flagged in place: leaked or still held by its owner
-                    // (hard offline may fail to contain, and flags first).
                     continue;
                 }
                 let steady = page_count(p) == 1 && p.PageHWPoison() && !p.page_mapped() && p.page_type().is_none();

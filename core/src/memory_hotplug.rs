@@ -15,7 +15,9 @@
 //! Invariants: O1 is checked at `__offline_isolated_pages` — every pfn of
 //! the range must be a free block on an ISOLATE list, a PG_hwpoison page or
 //! a PageOffline page at refcount 0; anything else is recorded as a
-//! violation (the kernel BUG_ONs). M2/M4: vmemmap pages are Reserved,
+//! violation (the kernel BUG_ONs). O2 there too: a PG_hwpoison page left in
+//! the range is contained ([`hwpoison_contained`]: memory failure holds it,
+//! or nobody does), never one its owner still holds (C22). M2/M4: vmemmap pages are Reserved,
 //! refcount 1, never onlined, and released to the altmap exactly once.
 //! Lock order: device_hotplug_lock → memmap.hotplug (mem_hotplug_lock) →
 //! pcp_batch_high_lock → pcpu_drain_mutex → pcp lock → zone->lock.
@@ -25,6 +27,7 @@ use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::memmap::SectionState;
 use crate::memory_block::BlockState;
+use crate::memory_failure::hwpoison_contained;
 use crate::migrate::{MigrateError, MigrateReason};
 use crate::notifier::{MemAction, MemoryNotify, NotifyCtx};
 use crate::page_alloc::FreePath;
@@ -347,9 +350,10 @@ impl<F: FreePath> System<F> {
 
     /// O4 (liveness) for a refused offline: a page that blocks it must be
     /// one that could ever stop blocking. Two kinds never do, so an offline
-    /// refused on them would be refused forever: a PG_hwpoison page (the
-    /// landed kernel skips them: has_unmovable_pages, test_pages_isolated
-    /// and __offline_isolated_pages all let them through; C11), and a page
+    /// refused on them would be refused forever: a contained PG_hwpoison
+    /// page (has_unmovable_pages, test_pages_isolated and
+    /// __offline_isolated_pages let them through, C11; one its owner still
+    /// holds blocks until the owner frees it, C22), and a page
     /// of the block's own vmemmap (it belongs to the block and goes with
     /// it; offline_pages must start after it; B4(iii)).
     fn judge_offline_failure(&self, nr: u64, vmemmap_end: Pfn, f: &OfflineFailure) {
@@ -363,7 +367,7 @@ impl<F: FreePath> System<F> {
                 Some(pfn),
                 format!("offline of block {nr} refused on its own vmemmap page {pfn:#x}: it can never move, so this offline can never succeed"),
             );
-        } else if self.memmap.pfn_to_page(pfn).is_ok_and(|p| p.PageHWPoison()) {
+        } else if self.memmap.pfn_to_page(pfn).is_ok_and(hwpoison_contained) {
             self.record_violation(
                 "O4",
                 Some(pfn),
@@ -379,6 +383,7 @@ impl<F: FreePath> System<F> {
         let flags = IsolFlags {
             memory_offline: true,
             hwpoison_unmovable: self.cfg.design.has(Switch::HwpoisonOfflineUnmovable),
+            hwpoison_skip_held: self.cfg.design.has(Switch::OfflineSkipsHeldHwpoison),
         };
         if let Err(e) = self.zone.start_isolate_page_range(&self.memmap, start, end, flags) {
             return Err(OfflineFailure::Isolate(e));
@@ -527,6 +532,18 @@ impl<F: FreePath> System<F> {
         while pfn < end {
             let Ok(p) = self.memmap.pfn_to_page(pfn) else { break };
             if !p.PageBuddy() && p.PageHWPoison() {
+                if !hwpoison_contained(p) {
+                    // O2: the owner still holds this page and will use and
+                    // free it after its memory is gone (C22's hole).
+                    let rc = page_count(p);
+                    drop(fa);
+                    self.record_violation(
+                        "O2",
+                        Some(pfn),
+                        format!("offlining a hwpoisoned page its owner still holds (refcount {rc}; memory_failure only flagged it)"),
+                    );
+                    fa = self.zone.lock.lock();
+                }
                 pfn += 1;
                 continue;
             }

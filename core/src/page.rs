@@ -57,6 +57,13 @@ pub mod pg {
     /// THP: set on the second page when some subpage is poisoned.
     pub const PG_has_hwpoisoned: u64 = 1 << 11;
     pub const PG_mlocked: u64 = 1 << 12;
+    /// Model-only (the kernel has no such bit): memory_failure or soft
+    /// offline holds this PG_hwpoison page — it contained it (unmapped it
+    /// and kept its one reference). A page taken off buddy says so with
+    /// MAGIC_HWPOISON instead. Offline needs the distinction: a poisoned
+    /// page that its owner still holds (memory_failure could only flag it)
+    /// is in use, and memory must not go offline under it (C22).
+    pub const PG_hwpoison_held: u64 = 1 << 13;
     /// hugetlb private bits (HPG_*), kept on the head page.
     pub const HPG_freed: u64 = 1 << 16;
     pub const HPG_migratable: u64 = 1 << 17;
@@ -71,7 +78,7 @@ pub mod pg {
     /// Flags cleared when a page is prepared for freeing (PAGE_FLAGS_CHECK_AT_PREP,
     /// less PG_hwpoison which the free path inspects instead).
     pub const PAGE_FLAGS_CHECK_AT_PREP: u64 =
-        PG_referenced | PG_uptodate | PG_dirty | PG_active | PG_has_hwpoisoned | HPG_freed
+        PG_referenced | PG_uptodate | PG_dirty | PG_active | PG_has_hwpoisoned | PG_hwpoison_held | HPG_freed
             | HPG_migratable | HPG_temporary | HPG_vmemmap_optimized | HPG_raw_hwp_unreliable;
 
     /// Names for dump_page.
@@ -89,6 +96,7 @@ pub mod pg {
         (PG_hwpoison, "hwpoison"),
         (PG_has_hwpoisoned, "has_hwpoisoned"),
         (PG_mlocked, "mlocked"),
+        (PG_hwpoison_held, "hwpoison_held"),
         (HPG_freed, "hugetlb_freed"),
         (HPG_migratable, "hugetlb_migratable"),
         (HPG_temporary, "hugetlb_temporary"),
@@ -286,6 +294,7 @@ impl Page {
     page_flag!(PageReserved, SetPageReserved, ClearPageReserved, TestSetPageReserved, TestClearPageReserved, pg::PG_reserved);
     page_flag!(PageSwapCache, SetPageSwapCache, ClearPageSwapCache, TestSetPageSwapCache, TestClearPageSwapCache, pg::PG_swapcache);
     page_flag!(PageHWPoison, SetPageHWPoison, ClearPageHWPoison, TestSetPageHWPoison, TestClearPageHWPoison, pg::PG_hwpoison);
+    page_flag!(PageHWPoisonHeld, SetPageHWPoisonHeld, ClearPageHWPoisonHeld, TestSetPageHWPoisonHeld, TestClearPageHWPoisonHeld, pg::PG_hwpoison_held);
     page_flag!(PageHasHWPoisoned, SetPageHasHWPoisoned, ClearPageHasHWPoisoned, TestSetPageHasHWPoisoned, TestClearPageHasHWPoisoned, pg::PG_has_hwpoisoned);
 
     page_type_ops!(PageBuddy, __SetPageBuddy, __ClearPageBuddy, PageType::Buddy);

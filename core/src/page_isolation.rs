@@ -18,6 +18,7 @@
 //! Lock order: everything here runs under zone->lock, taken per call.
 
 use crate::memmap::Memmap;
+use crate::memory_failure::hwpoison_contained;
 use crate::page::Page;
 use crate::page_alloc::zone::FreeArea;
 use crate::page_alloc::Zone;
@@ -32,6 +33,19 @@ pub struct IsolFlags {
     pub memory_offline: bool,
     /// C11 (pre-b15c87263a69): hwpoisoned pages are unmovable.
     pub hwpoison_unmovable: bool,
+    /// C22 (the kernel since b15c87263a69): every hwpoisoned page is
+    /// skipped, also one its owner still holds. Landed: only a contained
+    /// one ([`hwpoison_contained`]).
+    pub hwpoison_skip_held: bool,
+}
+
+impl IsolFlags {
+    /// Offline may step over this page: PG_hwpoison and contained (or any
+    /// PG_hwpoison page under C22).
+    #[inline]
+    pub fn skips_hwpoison(self, p: &Page) -> bool {
+        self.memory_offline && p.PageHWPoison() && (self.hwpoison_skip_held || hwpoison_contained(p))
+    }
 }
 
 /// Why isolation failed.
@@ -51,7 +65,7 @@ fn movable_or_free(p: &Page, flags: IsolFlags) -> bool {
     if page_count(p) == 0 {
         return true;
     }
-    if flags.memory_offline && p.PageHWPoison() && !flags.hwpoison_unmovable {
+    if !flags.hwpoison_unmovable && flags.skips_hwpoison(p) {
         return true;
     }
     if flags.memory_offline && p.PageOffline() {
@@ -183,7 +197,8 @@ impl Zone {
     }
 
     /// `test_pages_isolated`: every pfn is a free block on an ISOLATE list,
-    /// or (offline) PG_hwpoison, or PageOffline at refcount 0. Returns the
+    /// or (offline) a contained PG_hwpoison page, or PageOffline at
+    /// refcount 0. Returns the
     /// first pfn that is not.
     pub fn test_pages_isolated(&self, mm: &Memmap, start: Pfn, end: Pfn, flags: IsolFlags) -> Result<(), Pfn> {
         let mut b = start;
@@ -199,7 +214,7 @@ impl Zone {
             let Ok(p) = mm.pfn_to_page(pfn) else { return Err(pfn) };
             if p.PageBuddy() {
                 pfn += 1 << p.buddy_order();
-            } else if flags.memory_offline && p.PageHWPoison() {
+            } else if flags.skips_hwpoison(p) {
                 pfn += 1;
             } else if flags.memory_offline && p.PageOffline() && page_count(p) == 0 {
                 pfn += 1;
