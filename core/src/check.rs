@@ -103,30 +103,39 @@ impl<'a, F: FreePath> Walk<'a, F> {
         self.sys.memmap().pfn_to_online_page(pfn).ok()
     }
 
-    /// Mark `pfn..pfn+2^order` as `what`, reporting overlaps.
+    /// Mark `pfn..pfn+2^order` as `what`, reporting overlaps. The common
+    /// case (in range, nothing marked yet) is one scan and one fill of the
+    /// slice; the first conflict is reported as the per-pfn rules say.
     fn mark(&mut self, pfn: Pfn, order: u32, what: Seen) {
-        for p in pfn..pfn + (1u64 << order) {
-            let Some(slot) = self.seen.get(p as usize).copied() else {
-                self.report("A2", Some(p), "free block extends beyond the memmap".into());
-                return;
-            };
-            if slot != Seen::None {
-                let (id, msg) = match (slot, what) {
-                    (Seen::Pcp | Seen::PcpTail, Seen::Pcp) => ("A2", "page is on two pcp list positions".to_string()),
-                    (Seen::Pcp | Seen::PcpTail, _) | (_, Seen::Pcp) => {
-                        ("A2", "page is on a pcp list and in a buddy free block".to_string())
-                    }
-                    _ => ("B1", "page is covered by two free buddy blocks".to_string()),
-                };
-                self.report(id, Some(p), msg);
-                return;
+        let (head, tail) = match what {
+            Seen::BuddyHead => (Seen::BuddyHead, Seen::BuddyTail),
+            Seen::Pcp => (Seen::Pcp, Seen::PcpTail),
+            w => (w, w),
+        };
+        let start = pfn as usize;
+        let end = start.saturating_add(1usize << order);
+        let len = self.seen.len();
+        let clean = self.seen.get(start..end.min(len)).map_or(0, |s| s.iter().position(|x| *x != Seen::None).unwrap_or(s.len()));
+        if let Some(s) = self.seen.get_mut(start..start + clean) {
+            if let Some((first, rest)) = s.split_first_mut() {
+                *first = head;
+                rest.fill(tail);
             }
-            self.seen[p as usize] = match what {
-                Seen::BuddyHead if p != pfn => Seen::BuddyTail,
-                Seen::Pcp if p != pfn => Seen::PcpTail,
-                w => w,
-            };
         }
+        let p = pfn + clean as u64;
+        if p >= pfn + (1u64 << order) {
+            return;
+        }
+        let Some(slot) = self.seen.get(p as usize).copied() else {
+            self.report("A2", Some(p), "free block extends beyond the memmap".into());
+            return;
+        };
+        let (id, msg) = match (slot, what) {
+            (Seen::Pcp | Seen::PcpTail, Seen::Pcp) => ("A2", "page is on two pcp list positions".to_string()),
+            (Seen::Pcp | Seen::PcpTail, _) | (_, Seen::Pcp) => ("A2", "page is on a pcp list and in a buddy free block".to_string()),
+            _ => ("B1", "page is covered by two free buddy blocks".to_string()),
+        };
+        self.report(id, Some(p), msg);
     }
 
     /// Walk one list from `head`, checking the doubly-linked structure;
@@ -175,214 +184,226 @@ impl<F: FreePath> System<F> {
         let max_pfn = mm.max_pfn();
         let mut w = Walk { sys: self, seen: vec![Seen::None; max_pfn as usize], out: Vec::new(), dropped: 0, bound: max_pfn };
 
-        // Buddy free lists (B1-B4, H1, R1).
-        let mut heads: Vec<(Pfn, u32)> = Vec::new();
-        let mut free_pages: i64 = 0;
-        for order in 0..=MAX_PAGE_ORDER {
-            let mut blocks = 0u64;
-            for mt in MigrateType::ALL {
-                let (h, t) = fa.lists[order as usize][mt as usize].raw();
-                let name = format!("free_list[{order}][{}]", mt.name());
-                for pfn in w.walk_list("B2", &name, h, t) {
-                    blocks += 1;
-                    let Some(p) = w.page(pfn) else { continue };
-                    if !p.PageBuddy() {
-                        w.report("B2", Some(pfn), format!("on {name} but not PageBuddy ({})", p.dump(pfn)));
-                    }
-                    if p.buddy_order() != order {
-                        w.report("B2", Some(pfn), format!("on {name} but buddy_order is {}", p.buddy_order()));
-                    }
-                    let rc = page_count(p);
-                    if rc < 0 {
-                        w.report("R4", Some(pfn), format!("refcount {rc} on a free buddy page: a put on a free page"));
-                    } else if rc != 0 {
-                        w.report("B2", Some(pfn), format!("free buddy page has refcount {rc} (a reference to a free page, R1)"));
-                    }
-                    if p.PageHWPoison() {
-                        w.report("H1", Some(pfn), format!("PG_hwpoison page on {name}"));
-                    }
-                    if pfn & ((1 << order) - 1) != 0 {
-                        w.report("B1", Some(pfn), format!("order-{order} head not aligned to its order"));
-                    }
-                    let idx = p.index.load(Ordering::Relaxed) as usize;
-                    if idx != mt as usize {
-                        w.report("B2", Some(pfn), format!("records list {idx} but is on {name}"));
-                    }
-                    let nblocks = ((1u64 << order) / PAGEBLOCK_NR_PAGES).max(1);
-                    let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
-                    for b in 0..nblocks {
-                        let bp = start + b * PAGEBLOCK_NR_PAGES;
-                        if let Ok(bmt) = get_pageblock_migratetype(mm, bp) {
-                            if bmt != mt {
-                                w.report("B3", Some(pfn), format!("on {name} but pageblock at {bp:#x} is {}", bmt.name()));
-                            }
-                        }
-                    }
-                    if !mt.is_isolate() {
-                        free_pages += 1 << order;
-                    }
-                    heads.push((pfn, order));
-                    w.mark(pfn, order, Seen::BuddyHead);
-                }
-            }
-            if blocks != fa.nr_free[order as usize] {
-                w.report("B4", None, format!("nr_free[{order}] is {} but the lists hold {blocks} blocks", fa.nr_free[order as usize]));
-            }
-        }
-        let nr_free_pages = zone.nr_free_pages.load(Ordering::Relaxed);
-        if nr_free_pages != free_pages {
-            w.report("B4", None, format!("NR_FREE_PAGES is {nr_free_pages} but non-isolate free lists hold {free_pages} pages"));
-        }
-
-        // B1: free buddies that should have merged.
-        for &(pfn, order) in &heads {
-            if order >= MAX_PAGE_ORDER {
-                continue;
-            }
-            let buddy = pfn ^ (1 << order);
-            if buddy < pfn || w.seen.get(buddy as usize) != Some(&Seen::BuddyHead) {
-                continue;
-            }
-            let Some(b) = w.page(buddy) else { continue };
-            if !b.PageBuddy() || b.buddy_order() != order {
-                continue;
-            }
-            if order >= PAGEBLOCK_ORDER {
-                let (m1, m2) = (get_pageblock_migratetype(mm, pfn), get_pageblock_migratetype(mm, buddy));
-                if let (Ok(m1), Ok(m2)) = (m1, m2) {
-                    // Different non-pcp types never merge; and isolated
-                    // pageblocks keep the pieces set_migratetype_isolate
-                    // split them into (split_large_buddy then
-                    // move_freepages_block, which moves without merging)
-                    // until undo_isolate_page_range frees them back.
-                    let blocked = (m1 != m2 && ((m1 as usize) >= MIGRATE_PCPTYPES || (m2 as usize) >= MIGRATE_PCPTYPES))
-                        || m1.is_isolate()
-                        || m2.is_isolate();
-                    if blocked {
-                        continue;
-                    }
-                }
-            }
-            w.report("B1", Some(pfn), format!("free order-{order} buddies {pfn:#x} and {buddy:#x} were not merged"));
-        }
-
-        // pcp lists (P1-P3, P5, H1).
-        for (cpu, pcp) in zone.pcp.iter().enumerate() {
-            let mut pages = 0u64;
-            for pindex in 0..NR_PCP_LISTS {
-                let (h, t) = pcp.lists[pindex].raw();
-                let order = pindex_to_order(pindex);
-                let lmt = pindex_to_mt(pindex);
-                let name = format!("cpu{cpu} pcp list {pindex} (order {order})");
-                for pfn in w.walk_list("P3", &name, h, t) {
-                    let Some(p) = w.page(pfn) else { continue };
-                    let rc = page_count(p);
-                    if rc < 0 {
-                        w.report("R4", Some(pfn), format!("refcount {rc} on a pcp page: a put on a free page (double free)"));
-                    } else if rc != 0 {
-                        w.report("P2", Some(pfn), format!("pcp page has refcount {rc} (a reference to a free page, R1)"));
-                    }
-                    if let Some(t) = p.page_type() {
-                        w.report("P2", Some(pfn), format!("pcp page has page type {t:?}"));
-                    }
-                    if p.PageHWPoison() {
-                        w.report("H1", Some(pfn), format!("PG_hwpoison page on {name}"));
-                    }
-                    let idx = p.pcp_migratetype() as usize;
-                    if idx >= MIGRATE_PCPTYPES || (order <= crate::PAGE_ALLOC_COSTLY_ORDER && idx != lmt) {
-                        w.report("P2", Some(pfn), format!("cached migratetype {idx} does not match {name}"));
-                    }
-                    if pfn & ((1 << order) - 1) != 0 {
-                        w.report("P2", Some(pfn), format!("order-{order} pcp block not aligned"));
-                    }
-                    if pcp.high() != 0 && get_pageblock_migratetype(mm, pfn) == Ok(MigrateType::Isolate) {
-                        w.report("P5", Some(pfn), format!("page of an isolated pageblock stays on {name}"));
-                    }
-                    pages += 1 << order;
-                    w.mark(pfn, order, Seen::Pcp);
-                }
-            }
-            let count = pcp.count_hint() as u64;
-            if pages != count {
-                w.report("P1", None, format!("cpu{cpu} pcp count is {count} but its lists hold {pages} pages"));
-            }
-            if pcp.high() == 0 && pages > 0 {
-                w.report("P5", None, format!("cpu{cpu} pcp is disabled (high 0) yet holds {pages} pages"));
-            }
-        }
-
-        // Every pfn of every online section (A2, B2, R1, R3, R4).
         let mut online_pages = 0i64;
         let mut expect_managed = 0i64;
         let mut isolate_blocks = 0u64;
         let mut poison_total = 0i64;
-        for nr in 0..mm.max_sections() as u64 {
-            let blk = &self.blocks[nr as usize];
-            poison_total += blk.nr_hwpoison();
-            if mm.section_state_nr(nr) != Ok(SectionState::Online) {
-                continue;
-            }
-            online_pages += PAGES_PER_SECTION as i64;
-            let base = nr * PAGES_PER_SECTION;
-            let vm = blk.nr_vmemmap_pages() as u64;
-            expect_managed += (PAGES_PER_SECTION - vm) as i64;
-            let mut b = base;
-            while b < base + PAGES_PER_SECTION {
-                if get_pageblock_migratetype(mm, b) == Ok(MigrateType::Isolate) {
-                    isolate_blocks += 1;
-                }
-                b += PAGEBLOCK_NR_PAGES;
-            }
-            let mut flagged = 0i64;
-            let Some(pages) = mm.online_section_pages(base) else { continue };
-            for (pfn, p) in (base..).zip(pages) {
-                let rc = page_count(p);
-                if p.PageHWPoison() {
-                    flagged += 1;
-                }
-                if p.PageOffline() {
-                    // Held by a balloon driver: not managed.
-                    expect_managed -= 1;
-                }
-                if pfn < base + vm {
-                    if !p.PageReserved() || rc != 1 || w.seen[pfn as usize] != Seen::None {
-                        w.report("M2", Some(pfn), format!("vmemmap page not Reserved/refcount 1/off the lists: {}", p.dump(pfn)));
-                    }
-                    continue;
-                }
-                match w.seen[pfn as usize] {
-                    Seen::BuddyHead => {}
-                    Seen::Pcp => {}
-                    Seen::BuddyTail | Seen::PcpTail => {
-                        if p.PageBuddy() {
-                            w.report("B1", Some(pfn), "PageBuddy head nested inside a larger free block".into());
+        // The pages the hwpoison and balloon passes look at, gathered here
+        // so that one walk of the memmap serves all three.
+        let mut poison_pfns: Vec<Pfn> = Vec::new();
+        let mut offline_pfns: Vec<Pfn> = Vec::new();
+        // The lists and the memmap, read as one instant (under shuttle:
+        // without a scheduling point per load; nothing in here blocks).
+        crate::sync::quiet_loads(|| {
+            // Buddy free lists (B1-B4, H1, R1).
+            let mut heads: Vec<(Pfn, u32)> = Vec::new();
+            let mut free_pages: i64 = 0;
+            for order in 0..=MAX_PAGE_ORDER {
+                let mut blocks = 0u64;
+                for mt in MigrateType::ALL {
+                    let (h, t) = fa.lists[order as usize][mt as usize].raw();
+                    let name = format!("free_list[{order}][{}]", mt.name());
+                    for pfn in w.walk_list("B2", &name, h, t) {
+                        blocks += 1;
+                        let Some(p) = w.page(pfn) else { continue };
+                        if !p.PageBuddy() {
+                            w.report("B2", Some(pfn), format!("on {name} but not PageBuddy ({})", p.dump(pfn)));
                         }
+                        if p.buddy_order() != order {
+                            w.report("B2", Some(pfn), format!("on {name} but buddy_order is {}", p.buddy_order()));
+                        }
+                        let rc = page_count(p);
                         if rc < 0 {
-                            w.report("R4", Some(pfn), format!("refcount {rc} inside a free block"));
+                            w.report("R4", Some(pfn), format!("refcount {rc} on a free buddy page: a put on a free page"));
                         } else if rc != 0 {
-                            w.report("R1", Some(pfn), format!("refcount {rc} on a page inside a free block"));
+                            w.report("B2", Some(pfn), format!("free buddy page has refcount {rc} (a reference to a free page, R1)"));
                         }
                         if p.PageHWPoison() {
-                            w.report("H1", Some(pfn), "PG_hwpoison page inside a free block".into());
+                            w.report("H1", Some(pfn), format!("PG_hwpoison page on {name}"));
                         }
+                        if pfn & ((1 << order) - 1) != 0 {
+                            w.report("B1", Some(pfn), format!("order-{order} head not aligned to its order"));
+                        }
+                        let idx = p.index.load(Ordering::Relaxed) as usize;
+                        if idx != mt as usize {
+                            w.report("B2", Some(pfn), format!("records list {idx} but is on {name}"));
+                        }
+                        let nblocks = ((1u64 << order) / PAGEBLOCK_NR_PAGES).max(1);
+                        let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+                        for b in 0..nblocks {
+                            let bp = start + b * PAGEBLOCK_NR_PAGES;
+                            if let Ok(bmt) = get_pageblock_migratetype(mm, bp) {
+                                if bmt != mt {
+                                    w.report("B3", Some(pfn), format!("on {name} but pageblock at {bp:#x} is {}", bmt.name()));
+                                }
+                            }
+                        }
+                        if !mt.is_isolate() {
+                            free_pages += 1 << order;
+                        }
+                        heads.push((pfn, order));
+                        w.mark(pfn, order, Seen::BuddyHead);
                     }
-                    Seen::None => {
-                        if p.PageBuddy() {
-                            w.report("B2", Some(pfn), format!("PageBuddy page on no free list ({})", p.dump(pfn)));
-                        } else if rc < 0 {
-                            w.report("R4", Some(pfn), format!("refcount {rc}: a put on a page without a reference"));
-                        } else if rc == 0 {
-                            w.check_unlisted_zero(pfn, p);
-                        } else if p.PageTail() {
-                            w.report("A2", Some(pfn), format!("tail page holds its own refcount {rc}"));
+                }
+                if blocks != fa.nr_free[order as usize] {
+                    w.report("B4", None, format!("nr_free[{order}] is {} but the lists hold {blocks} blocks", fa.nr_free[order as usize]));
+                }
+            }
+            let nr_free_pages = zone.nr_free_pages.load(Ordering::Relaxed);
+            if nr_free_pages != free_pages {
+                w.report("B4", None, format!("NR_FREE_PAGES is {nr_free_pages} but non-isolate free lists hold {free_pages} pages"));
+            }
+
+            // B1: free buddies that should have merged.
+            for &(pfn, order) in &heads {
+                if order >= MAX_PAGE_ORDER {
+                    continue;
+                }
+                let buddy = pfn ^ (1 << order);
+                if buddy < pfn || w.seen.get(buddy as usize) != Some(&Seen::BuddyHead) {
+                    continue;
+                }
+                let Some(b) = w.page(buddy) else { continue };
+                if !b.PageBuddy() || b.buddy_order() != order {
+                    continue;
+                }
+                if order >= PAGEBLOCK_ORDER {
+                    let (m1, m2) = (get_pageblock_migratetype(mm, pfn), get_pageblock_migratetype(mm, buddy));
+                    if let (Ok(m1), Ok(m2)) = (m1, m2) {
+                        // Different non-pcp types never merge; and isolated
+                        // pageblocks keep the pieces set_migratetype_isolate
+                        // split them into (split_large_buddy then
+                        // move_freepages_block, which moves without merging)
+                        // until undo_isolate_page_range frees them back.
+                        let blocked = (m1 != m2 && ((m1 as usize) >= MIGRATE_PCPTYPES || (m2 as usize) >= MIGRATE_PCPTYPES))
+                            || m1.is_isolate()
+                            || m2.is_isolate();
+                        if blocked {
+                            continue;
                         }
                     }
                 }
+                w.report("B1", Some(pfn), format!("free order-{order} buddies {pfn:#x} and {buddy:#x} were not merged"));
             }
-            if flagged != blk.nr_hwpoison() {
-                w.report("H5", Some(base), format!("block {nr} counts {} hwpoisoned pages but {flagged} carry PG_hwpoison", blk.nr_hwpoison()));
+
+            // pcp lists (P1-P3, P5, H1).
+            for (cpu, pcp) in zone.pcp.iter().enumerate() {
+                let mut pages = 0u64;
+                for pindex in 0..NR_PCP_LISTS {
+                    let (h, t) = pcp.lists[pindex].raw();
+                    let order = pindex_to_order(pindex);
+                    let lmt = pindex_to_mt(pindex);
+                    let name = format!("cpu{cpu} pcp list {pindex} (order {order})");
+                    for pfn in w.walk_list("P3", &name, h, t) {
+                        let Some(p) = w.page(pfn) else { continue };
+                        let rc = page_count(p);
+                        if rc < 0 {
+                            w.report("R4", Some(pfn), format!("refcount {rc} on a pcp page: a put on a free page (double free)"));
+                        } else if rc != 0 {
+                            w.report("P2", Some(pfn), format!("pcp page has refcount {rc} (a reference to a free page, R1)"));
+                        }
+                        if let Some(t) = p.page_type() {
+                            w.report("P2", Some(pfn), format!("pcp page has page type {t:?}"));
+                        }
+                        if p.PageHWPoison() {
+                            w.report("H1", Some(pfn), format!("PG_hwpoison page on {name}"));
+                        }
+                        let idx = p.pcp_migratetype() as usize;
+                        if idx >= MIGRATE_PCPTYPES || (order <= crate::PAGE_ALLOC_COSTLY_ORDER && idx != lmt) {
+                            w.report("P2", Some(pfn), format!("cached migratetype {idx} does not match {name}"));
+                        }
+                        if pfn & ((1 << order) - 1) != 0 {
+                            w.report("P2", Some(pfn), format!("order-{order} pcp block not aligned"));
+                        }
+                        if pcp.high() != 0 && get_pageblock_migratetype(mm, pfn) == Ok(MigrateType::Isolate) {
+                            w.report("P5", Some(pfn), format!("page of an isolated pageblock stays on {name}"));
+                        }
+                        pages += 1 << order;
+                        w.mark(pfn, order, Seen::Pcp);
+                    }
+                }
+                let count = pcp.count_hint() as u64;
+                if pages != count {
+                    w.report("P1", None, format!("cpu{cpu} pcp count is {count} but its lists hold {pages} pages"));
+                }
+                if pcp.high() == 0 && pages > 0 {
+                    w.report("P5", None, format!("cpu{cpu} pcp is disabled (high 0) yet holds {pages} pages"));
+                }
             }
-        }
+
+            // Every pfn of every online section (A2, B2, R1, R3, R4).
+            for nr in 0..mm.max_sections() as u64 {
+                let blk = &self.blocks[nr as usize];
+                poison_total += blk.nr_hwpoison();
+                if mm.section_state_nr(nr) != Ok(SectionState::Online) {
+                    continue;
+                }
+                online_pages += PAGES_PER_SECTION as i64;
+                let base = nr * PAGES_PER_SECTION;
+                let vm = blk.nr_vmemmap_pages() as u64;
+                expect_managed += (PAGES_PER_SECTION - vm) as i64;
+                let mut b = base;
+                while b < base + PAGES_PER_SECTION {
+                    if get_pageblock_migratetype(mm, b) == Ok(MigrateType::Isolate) {
+                        isolate_blocks += 1;
+                    }
+                    b += PAGEBLOCK_NR_PAGES;
+                }
+                let mut flagged = 0i64;
+                let Some(pages) = mm.online_section_pages(base) else { continue };
+                for (pfn, p) in (base..).zip(pages) {
+                    let rc = page_count(p);
+                    if p.PageHWPoison() {
+                        flagged += 1;
+                    }
+                    if p.PageHWPoison() || p.PageHWPoisonHeld() || p.PageHWPoisonTakenOff() {
+                        poison_pfns.push(pfn);
+                    }
+                    if p.PageOffline() {
+                        // Held by a balloon driver: not managed.
+                        expect_managed -= 1;
+                        offline_pfns.push(pfn);
+                    }
+                    if pfn < base + vm {
+                        if !p.PageReserved() || rc != 1 || w.seen[pfn as usize] != Seen::None {
+                            w.report("M2", Some(pfn), format!("vmemmap page not Reserved/refcount 1/off the lists: {}", p.dump(pfn)));
+                        }
+                        continue;
+                    }
+                    match w.seen[pfn as usize] {
+                        Seen::BuddyHead => {}
+                        Seen::Pcp => {}
+                        Seen::BuddyTail | Seen::PcpTail => {
+                            if p.PageBuddy() {
+                                w.report("B1", Some(pfn), "PageBuddy head nested inside a larger free block".into());
+                            }
+                            if rc < 0 {
+                                w.report("R4", Some(pfn), format!("refcount {rc} inside a free block"));
+                            } else if rc != 0 {
+                                w.report("R1", Some(pfn), format!("refcount {rc} on a page inside a free block"));
+                            }
+                            if p.PageHWPoison() {
+                                w.report("H1", Some(pfn), "PG_hwpoison page inside a free block".into());
+                            }
+                        }
+                        Seen::None => {
+                            if p.PageBuddy() {
+                                w.report("B2", Some(pfn), format!("PageBuddy page on no free list ({})", p.dump(pfn)));
+                            } else if rc < 0 {
+                                w.report("R4", Some(pfn), format!("refcount {rc}: a put on a page without a reference"));
+                            } else if rc == 0 {
+                                w.check_unlisted_zero(pfn, p);
+                            } else if p.PageTail() {
+                                w.report("A2", Some(pfn), format!("tail page holds its own refcount {rc}"));
+                            }
+                        }
+                    }
+                }
+                if flagged != blk.nr_hwpoison() {
+                    w.report("H5", Some(base), format!("block {nr} counts {} hwpoisoned pages but {flagged} carry PG_hwpoison", blk.nr_hwpoison()));
+                }
+            }
+        });
         if isolate_blocks != fa.nr_isolate_pageblock {
             w.report("I1", None, format!("nr_isolate_pageblock is {} but {isolate_blocks} pageblocks are ISOLATE", fa.nr_isolate_pageblock));
         }
@@ -398,7 +419,7 @@ impl<F: FreePath> System<F> {
         if managed != expect_managed {
             w.report("A2", None, format!("managed_pages is {managed} but online sections manage {expect_managed} pages (less vmemmap and PageOffline)"));
         }
-        self.check_hwpoison(&mut |id, pfn, msg| w.report(id, pfn, msg));
+        self.check_hwpoison(&poison_pfns, &mut |id, pfn, msg| w.report(id, pfn, msg));
         self.check_hugetlb(&huge, &mut |id, pfn, msg| w.report(id, pfn, msg));
         drop(huge);
         drop(fa);
@@ -407,7 +428,7 @@ impl<F: FreePath> System<F> {
         // still under mem_hotplug_lock so sections cannot change.
         w.check_user_mappings();
         self.check_folios(&mut |id, pfn, msg| w.report(id, pfn, msg));
-        self.check_balloons(&mut |id, pfn, msg| w.report(id, pfn, msg));
+        self.check_balloons(&offline_pfns, &mut |id, pfn, msg| w.report(id, pfn, msg));
         for v in self.runtime_violations.lock().iter() {
             w.report(v.id, v.pfn, v.msg.clone());
         }

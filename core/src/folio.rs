@@ -715,9 +715,11 @@ impl<F: FreePath> System<F> {
                         report("MG2", Some(pfn), format!("vpn {}: PMD-mapped subpage lost its owner tag", vpn as u64 + i));
                         continue;
                     }
+                    // The 8-word sample, as for the PTE-mapped pages (MG2 in
+                    // check.rs): every word depends on the tag.
                     // SAFETY: the page is mapped (by this PMD) and ptl is held;
                     // frames of mapped pages are only accessed under ptl.
-                    match unsafe { mm.frame_verify_pattern(pfn, tag) } {
+                    match unsafe { mm.frame_verify_sample(pfn, tag) } {
                         Ok(None) => {}
                         Ok(Some(off)) => report("MG2", Some(pfn), format!("vpn {}: contents differ at byte {off}", vpn as u64 + i)),
                         Err(e) => report("MG2", Some(pfn), format!("vpn {}: {e}", vpn as u64 + i)),

@@ -24,10 +24,120 @@
 /// Protocol atomics (see the module doc).
 pub mod atomic {
     #[cfg(feature = "shuttle")]
-    pub use shuttle::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
+    pub use super::quiet_atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
+    #[cfg(feature = "shuttle")]
+    pub use shuttle::sync::atomic::fence;
     #[cfg(not(feature = "shuttle"))]
     pub use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8};
     pub use std::sync::atomic::Ordering;
+}
+
+/// Run `f` with the protocol atomics' loads *quiet*: under shuttle they
+/// read the value without a scheduling point (shuttle's `raw_load`), so a
+/// walk of the whole memmap does not hand the scheduler hundreds of
+/// thousands of decisions. For the checker only, between taking and
+/// dropping the locks that make the state quiescent: no other task runs
+/// while it reads (nothing in `f` may block or yield), so the loads see
+/// one instant — what the walk means anyway. Stores, read-modify-writes
+/// and locks keep their scheduling points. Default build: just `f()`.
+#[inline]
+pub fn quiet_loads<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "shuttle")]
+    {
+        let was = quiet_atomic::QUIET.with(|q| q.replace(true));
+        let r = f();
+        quiet_atomic::QUIET.with(|q| q.set(was));
+        r
+    }
+    #[cfg(not(feature = "shuttle"))]
+    f()
+}
+
+/// Shuttle's atomics behind a switch for quiet loads ([`quiet_loads`]).
+#[cfg(feature = "shuttle")]
+mod quiet_atomic {
+    use std::cell::Cell;
+    use std::sync::atomic::Ordering;
+
+    thread_local! {
+        /// Set by [`super::quiet_loads`]. Shuttle runs every task on the
+        /// test's OS thread, so this is one flag per shuttle run.
+        pub(super) static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn quiet() -> bool {
+        QUIET.with(|q| q.get())
+    }
+
+    macro_rules! quiet_atomic {
+        ($name:ident, $t:ty, $($rmw:ident),*) => {
+            /// A shuttle atomic whose loads can be made quiet.
+            #[derive(Debug, Default)]
+            pub struct $name(shuttle::sync::atomic::$name);
+
+            impl $name {
+                pub const fn new(v: $t) -> Self {
+                    $name(shuttle::sync::atomic::$name::new(v))
+                }
+                #[inline]
+                pub fn load(&self, order: Ordering) -> $t {
+                    if quiet() {
+                        // SAFETY: shuttle's raw_load only skips the
+                        // scheduling point; every shuttle task runs on this
+                        // OS thread, and inside quiet_loads no other task
+                        // runs, so no interleaving is lost that the walk
+                        // could have meant to see.
+                        unsafe { self.0.raw_load() }
+                    } else {
+                        self.0.load(order)
+                    }
+                }
+                #[inline]
+                pub fn store(&self, v: $t, order: Ordering) {
+                    self.0.store(v, order)
+                }
+                #[inline]
+                pub fn swap(&self, v: $t, order: Ordering) -> $t {
+                    self.0.swap(v, order)
+                }
+                #[inline]
+                pub fn compare_exchange(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
+                    self.0.compare_exchange(current, new, success, failure)
+                }
+                #[inline]
+                pub fn compare_exchange_weak(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
+                    self.0.compare_exchange_weak(current, new, success, failure)
+                }
+                #[inline]
+                pub fn fetch_update(&self, set: Ordering, fetch: Ordering, f: impl FnMut($t) -> Option<$t>) -> Result<$t, $t> {
+                    self.0.fetch_update(set, fetch, f)
+                }
+                /// shuttle's `raw_load`: the value, without a scheduling point.
+                ///
+                /// # Safety
+                /// As for shuttle's: the caller does not need this read
+                /// interleaved with other tasks (a dump for a report).
+                #[inline]
+                pub unsafe fn raw_load(&self) -> $t {
+                    // SAFETY: forwarded contract.
+                    unsafe { self.0.raw_load() }
+                }
+                $(
+                    #[inline]
+                    pub fn $rmw(&self, v: $t, order: Ordering) -> $t {
+                        self.0.$rmw(v, order)
+                    }
+                )*
+            }
+        };
+    }
+
+    quiet_atomic!(AtomicBool, bool, fetch_and, fetch_or);
+    quiet_atomic!(AtomicI32, i32, fetch_add, fetch_sub, fetch_and, fetch_or);
+    quiet_atomic!(AtomicI64, i64, fetch_add, fetch_sub, fetch_and, fetch_or);
+    quiet_atomic!(AtomicU32, u32, fetch_add, fetch_sub, fetch_and, fetch_or);
+    quiet_atomic!(AtomicU64, u64, fetch_add, fetch_sub, fetch_and, fetch_or);
+    quiet_atomic!(AtomicU8, u8, fetch_add, fetch_sub, fetch_and, fetch_or);
 }
 
 /// Lock-protected words that are atomics only for `Sync` (see the module doc).

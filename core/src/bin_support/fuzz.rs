@@ -101,9 +101,13 @@ fn ensure_cargo_fuzz() -> Result<(), Failure> {
 
 /// cargo-fuzz build options: the target's features, and the build kind
 /// (`-O -s none`: optimized, no sanitizer, no debug assertions, unless
-/// `--asan`).
+/// `--asan`). Always `--no-trace-compares`: the compare tracing hooks every
+/// comparison of the checker's memmap walk (a hundred thousand descriptors
+/// after every op) and cut `seq` from 74 to 22 exec/s in a 30 s run on the
+/// landed design; the inputs have no magic values for it to solve (operands
+/// are taken modulo what exists), so the edge counters are what guides.
 fn build_opts(target: &str, asan: bool) -> Vec<&'static str> {
-    let mut v = Vec::new();
+    let mut v = vec!["--no-trace-compares"];
     if !asan {
         v.extend(["-O", "-s", "none"]);
     }

@@ -47,13 +47,12 @@ pub mod hv_balloon;
 pub mod virtio_mem;
 
 use crate::error::Result;
-use crate::memmap::SectionState;
 use crate::notifier::NotifyCtx;
 use crate::page::Page;
 use crate::page_alloc::FreePath;
 use crate::sync::atomic::{fence, Ordering};
 use crate::system::{Cpu, System};
-use crate::{Pfn, PAGES_PER_SECTION};
+use crate::Pfn;
 
 /// Most unowned PageOffline pages listed one by one by the ownership check.
 const MAX_ORPHANS_LISTED: usize = 16;
@@ -105,9 +104,10 @@ pub fn walker_put<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<()> {
 
 impl<F: FreePath> System<F> {
     /// The drivers' checks ([`crate::notifier::MemoryNotifier::check`]) and
-    /// the ownership rule for PageOffline pages. Called by
+    /// the ownership rule for PageOffline pages, over `offline_pfns` (the
+    /// PageOffline pages the checker's memmap walk found). Called by
     /// [`System::check`] with mem_hotplug_lock held and no allocator lock.
-    pub(crate) fn check_balloons(&self, report: &mut impl FnMut(&'static str, Option<Pfn>, String)) {
+    pub(crate) fn check_balloons(&self, offline_pfns: &[Pfn], report: &mut impl FnMut(&'static str, Option<Pfn>, String)) {
         let chain: Vec<_> = self.notifiers.lock().clone();
         let ctx: &dyn NotifyCtx = self;
         for n in &chain {
@@ -123,17 +123,12 @@ impl<F: FreePath> System<F> {
             });
         }
         let mut orphans = 0usize;
-        for nr in 0..mm.max_sections() as u64 {
-            if mm.section_state_nr(nr) != Ok(SectionState::Online) {
-                continue;
-            }
-            for pfn in nr * PAGES_PER_SECTION..(nr + 1) * PAGES_PER_SECTION {
-                let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
-                if p.PageOffline() && !owned[pfn as usize] {
-                    orphans += 1;
-                    if orphans <= MAX_ORPHANS_LISTED {
-                        report("V1", Some(pfn), format!("PageOffline page held by no registered driver: {}", p.dump(pfn)));
-                    }
+        for &pfn in offline_pfns {
+            let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
+            if p.PageOffline() && !owned.get(pfn as usize).copied().unwrap_or(false) {
+                orphans += 1;
+                if orphans <= MAX_ORPHANS_LISTED {
+                    report("V1", Some(pfn), format!("PageOffline page held by no registered driver: {}", p.dump(pfn)));
                 }
             }
         }
