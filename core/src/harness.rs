@@ -613,6 +613,26 @@ impl<'s, F: FreePath> Actor<'s, F> {
         }
     }
 
+    /// Before this thread offlines block `nr`: a speculative reference it
+    /// holds on a page of the block that is PageOffline by now is let go
+    /// (a walker's put). The kernel's premise for pfn walkers (research
+    /// A.19): they check what they got and drop a PageOffline page at
+    /// once (`get_unless_zero` does so when the page already is one); a
+    /// reference taken in virtio-mem's unplug window, before the page
+    /// became PageOffline, cannot still be held when an offline reaches
+    /// MEM_GOING_OFFLINE — in one thread an op boundary is not a time
+    /// bound. The window itself (a walker preempted across the offline of
+    /// another thread, the residual race of A.19) is `conc`'s to explore.
+    fn let_go_of_offline_pages(&mut self, cpu: usize, nr: u64) {
+        let sys = self.sys;
+        let offline_in_block = |pfn: Pfn| pfn / PAGES_PER_SECTION == nr && sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline());
+        let (go, keep): (Vec<Pfn>, Vec<Pfn>) = std::mem::take(&mut self.h.specs).into_iter().partition(|&pfn| offline_in_block(pfn));
+        self.h.specs = keep;
+        for pfn in go {
+            let _ = crate::drivers::walker_put(self.cpu(cpu), pfn);
+        }
+    }
+
     /// Finish the virtio-mem unplug this thread left pending, if any.
     fn finish_vmem_unplug(&mut self) -> Option<crate::Result<()>> {
         let cpu = self.vmem_pending.take()?;
@@ -775,7 +795,10 @@ impl<'s, F: FreePath> Actor<'s, F> {
                 Err(p) => (R::Err(format!("pfn {p:#x} is not isolated")), false),
             },
             Resolved::Online { nr } => (sys.online_memory_block(nr).map_or_else(e, |()| R::Ok), false),
-            Resolved::Offline { cpu, nr } => (sys.offline_memory_block(self.cpu(cpu), nr).map_or_else(e, |()| R::Ok), false),
+            Resolved::Offline { cpu, nr } => {
+                self.let_go_of_offline_pages(cpu, nr);
+                (sys.offline_memory_block(self.cpu(cpu), nr).map_or_else(e, |()| R::Ok), false)
+            }
             Resolved::AddMemory { nr, memmap_on_memory } => (sys.add_memory(nr, memmap_on_memory).map_or_else(e, |()| R::Ok), false),
             Resolved::AddMemoryFailing { nr, memmap_on_memory } => {
                 (sys.add_memory_failing(nr, memmap_on_memory).map_or_else(e, |()| R::Ok), false)

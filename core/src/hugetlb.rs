@@ -508,7 +508,7 @@ impl<F: FreePath> System<F> {
     /// the hwpoison steady state (MAGIC_HWPOISON, refcount 1): the largest
     /// healthy aligned parts go to buddy (the landed "only free the healthy
     /// pages of a folio with poisoned subpages").
-    fn free_healthy_parts(&self, start: Pfn, order: u32) {
+    pub(crate) fn free_healthy_parts(&self, start: Pfn, order: u32) {
         let mm = &self.memmap;
         let poisoned = |p: Pfn| mm.pfn_to_page(p).is_ok_and(|d| d.PageHWPoison());
         if !(start..start + (1u64 << order)).any(poisoned) {

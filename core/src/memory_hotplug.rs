@@ -82,7 +82,11 @@ impl<F: FreePath> NotifyCtx for System<F> {
         if p.PageBuddy() || page_count(p) != 0 {
             return Err(Error::BadPage { pfn, reason: "free_to_buddy of a page that is not exclusively owned" });
         }
-        self.zone.free_one_page::<F>(&self.memmap, pfn, order);
+        // A driver's pages may carry PG_hwpoison (memory_failure can only
+        // flag a PageOffline page): like every high-order free here, only
+        // the healthy parts go to buddy, the poisoned pages stay out (H1;
+        // the kernel's generic_online_page has C15's hole).
+        self.free_healthy_parts(pfn, order);
         Ok(())
     }
     fn adjust_managed_page_count(&self, delta: i64) {
