@@ -62,7 +62,7 @@ impl Bug {
     /// fault finds no folio (HR1).
     pub fn detected_by(&'static self) -> &'static [&'static str] {
         match self.id {
-            "B2c" => &["I1", "B3"],
+            "B2c" => &["I1", "B3", "P2"],
             // Flag first: the flagged folio stays on the freelist (HR3,
             // the model's H3) or, when nothing reserves it, is dissolved
             // into buddy with its PG_hwpoison head (H1).

@@ -441,6 +441,12 @@ impl<F: FreePath> Cpu<'_, F> {
         if owner_vpn(hp.owner()).is_none() {
             return Err(Error::BadRequest(format!("pfn {pfn:#x}: only anonymous user folios are swap-backed")));
         }
+        if !hp.PageLRU() {
+            // Reclaim, the only caller of add_to_swap, adds a folio it just
+            // isolated from the LRU; one that is off the LRU is someone
+            // else's (soft offline, migration, compaction hold it).
+            return Err(Error::BadRequest(format!("pfn {pfn:#x}: not on the LRU: reclaim cannot isolate it")));
+        }
         if hp.PageHWPoison() || self.system().memmap().pfn_to_page(pfn).is_ok_and(|p| p.PageHWPoison()) {
             // memory_failure unmapped it and holds it off the LRU: reclaim,
             // the only caller of add_to_swap, never meets it.
