@@ -45,7 +45,9 @@
 //!   (PG_hwpoison_held: unmapped in use, taken off, soft-offlined) has
 //!   PG_hwpoison, a reference and no mapping;
 //! * H3: soft offline never sets PG_hwpoison on a page in use (mapped, or
-//!   referenced beyond what soft offline itself holds): recorded at run time;
+//!   referenced beyond what soft offline itself holds; on a migrated
+//!   source only a mapping counts, as any later reference is a walker's
+//!   speculative one): recorded at run time;
 //! * H5: `num_poisoned_pages` and the blocks' `nr_hwpoison` count exactly
 //!   the PG_hwpoison pages (a hugetlb folio counts once, on its head, until
 //!   it is dissolved and the flag moves to its raw page).
@@ -477,11 +479,15 @@ impl<F: FreePath> System<F> {
 
     /// Soft offline's flag: `TestSetPageHWPoison` on a page that soft
     /// offline believes contained, holding `own` references itself. A page
-    /// that is mapped or referenced by anyone else is in use: H3, recorded.
+    /// that is mapped, or (with `own` given) referenced by anyone else, is
+    /// in use: H3, recorded. `own` None: a migrated source, whose refcount
+    /// migration froze with it unmapped and isolated; a reference taken
+    /// since can only be a pfn walker's speculative one, which is no use
+    /// (the walker lets go at once), so only a mapping counts.
     /// True if the flag was newly set.
-    fn soft_set_hwpoison(&self, pfn: Pfn, p: &Page, own: i32) -> bool {
+    fn soft_set_hwpoison(&self, pfn: Pfn, p: &Page, own: Option<i32>) -> bool {
         let rc = page_count(p);
-        if p.page_mapped() || rc > own {
+        if p.page_mapped() || own.is_some_and(|own| rc > own) {
             self.record_violation(
                 "H3",
                 Some(pfn),
@@ -505,7 +511,7 @@ impl<F: FreePath> System<F> {
                 HandlePoison::TakenOff => {}
             }
         }
-        if self.soft_set_hwpoison(pfn, p, if release { 1 } else { 0 }) {
+        if self.soft_set_hwpoison(pfn, p, (!release).then_some(0)) {
             self.num_poisoned_pages_inc(pfn);
         }
         if release {
@@ -762,7 +768,7 @@ impl<F: FreePath> SoftOffline<'_, F> {
         if let (Some((head, hp)), true) = (huge, sys.cfg.design.has(Switch::SoftOfflineFlagFirst)) {
             // 2018 soft_offline_free_page: flag the folio first, then try to
             // dissolve it (a void call: a refusal goes unnoticed).
-            if sys.soft_set_hwpoison(head, hp, 0) {
+            if sys.soft_set_hwpoison(head, hp, Some(0)) {
                 sys.num_poisoned_pages_inc(head);
                 let _ = sys.dissolve_inner(pfn, false);
             }

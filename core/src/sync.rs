@@ -19,6 +19,10 @@
 //!   Under shuttle they stay std atomics: they add no scheduling points,
 //!   because the lock that protects them already provides one.
 //!
+//! [`quiet_loads`] lets the checker read protocol atomics without a
+//! scheduling point each (shuttle's `raw_load`) while it holds the locks
+//! that make the walk see one instant.
+//!
 //! Invariants: none of its own. Lock order: none of its own.
 
 /// Protocol atomics (see the module doc).
@@ -44,10 +48,16 @@ pub mod atomic {
 pub fn quiet_loads<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(feature = "shuttle")]
     {
-        let was = quiet_atomic::QUIET.with(|q| q.replace(true));
-        let r = f();
-        quiet_atomic::QUIET.with(|q| q.set(was));
-        r
+        /// Restores the flag also when `f` unwinds (the harness catches a
+        /// panic and goes on with the next run on this thread).
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                quiet_atomic::QUIET.with(|q| q.set(self.0));
+            }
+        }
+        let _restore = Restore(quiet_atomic::QUIET.with(|q| q.replace(true)));
+        f()
     }
     #[cfg(not(feature = "shuttle"))]
     f()
@@ -324,5 +334,24 @@ mod membarrier {
         };
         let r = sys(cmd);
         assert_eq!(r, 0, "membarrier({cmd}) failed after a successful probe");
+    }
+}
+
+#[cfg(all(test, feature = "shuttle"))]
+mod tests {
+    use super::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn quiet_loads_read_the_current_value_and_end_quiet() {
+        shuttle::check_random(
+            || {
+                let a = AtomicU64::new(7);
+                a.store(9, Ordering::Relaxed);
+                assert_eq!(super::quiet_loads(|| a.load(Ordering::Relaxed)), 9);
+                assert!(!super::quiet_atomic::QUIET.with(|q| q.get()), "the quiet flag outlived quiet_loads");
+                assert_eq!(a.load(Ordering::Relaxed), 9);
+            },
+            1,
+        );
     }
 }
