@@ -313,6 +313,14 @@ impl<'s, F: FreePath> Cpu<'s, F> {
             }
             let order = page.compound_order();
             if let Err(e) = self.sys.zone.free_the_page::<F>(mm, self.pcp, head, page, order) {
+                if page.PageHugetlb() {
+                    // __folio_put: a hugetlb folio's last reference goes to
+                    // free_huge_folio (back to its pool), never to buddy —
+                    // here when a speculative reference outlived the unmap.
+                    // Tested once free_the_page has refused the typed page
+                    // (untouched), so the common final put pays nothing.
+                    return self.sys.free_huge_folio_finish(head);
+                }
                 // V4: no put may take a PageOffline page into the free path
                 // (the driver keeps its reference); the free path refused it.
                 if page.PageOffline() {
