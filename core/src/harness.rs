@@ -546,9 +546,12 @@ impl<'s, F: FreePath> Actor<'s, F> {
         self.sys.pfn_to_page(pfn).is_ok_and(|p| p.PageHWPoison())
     }
 
-    /// Is `pfn` a user page (its owner tag names a vpn)?
+    /// Is `pfn` a user page: mapped at the vpn its owner tag names? (GUP
+    /// and reclaim reach pages through the page table; an owner tag alone
+    /// can be stale — a freed THP's tails keep theirs.)
     fn user_page(&self, pfn: Pfn) -> bool {
-        self.sys.pfn_to_page(pfn).is_ok_and(|p| crate::memory::owner_vpn(p.owner()).is_some() && p.refcount.load(crate::sync::atomic::Ordering::Relaxed) > 0)
+        let vpn = self.sys.pfn_to_page(pfn).ok().and_then(|p| crate::memory::owner_vpn(p.owner()));
+        vpn.is_some_and(|v| self.sys.maps(v, pfn))
     }
 
     /// A page for a speculative reference, a pin, ...

@@ -82,6 +82,17 @@ impl<F: FreePath> System<F> {
             .collect()
     }
 
+    /// Does the page table map `vpn` to `pfn` (a PTE, or the PMD of the
+    /// THP `pfn` is a subpage of)?
+    pub fn maps(&self, vpn: usize, pfn: Pfn) -> bool {
+        let pt = self.aspace.ptl.lock();
+        match pt.get(vpn) {
+            Some(Pte::Present(p)) => *p == pfn,
+            Some(Pte::Pmd(head)) => *head + vpn as u64 % crate::folio::HPAGE_PMD_NR == pfn,
+            _ => false,
+        }
+    }
+
     /// Is the user page at `vpn` intact? Ok(None) when not mapped; with the
     /// frame store off only the rmap is checked.
     pub fn verify_user_page(&self, vpn: usize) -> Result<Option<bool>> {
