@@ -68,7 +68,12 @@
 //!   mapcount = PTEs mapping it; a PMD entry covers an aligned range of
 //!   [`HPAGE_PMD_NR`] slots of one live THP; PMD-mapped contents intact.
 //! * MG3: `folio_ref_count >= folio_mapcount + pincount + swap-cache refs`.
-//! * H7: no PMD maps a folio with PageHasHWPoisoned or a PG_hwpoison subpage.
+//! * H7: no PMD mapping is *made* for a folio with PageHasHWPoisoned
+//!   (recorded by [`Cpu::map_folio_pmd`]). A PMD mapping that existed when
+//!   memory_failure poisoned a subpage and could not split the THP stays:
+//!   that is the kernel's MF_MSG_UNSPLIT_THP outcome (the folio is marked
+//!   and left; a speculative reference is enough to make the split fail),
+//!   not a violation.
 //! * A2: a mapped folio off the LRU (PG_lru clear) must be held by an
 //!   isolator (a reference beyond mappings, pins and swap cache); otherwise
 //!   its LRU flag was lost (C19) and its release would skip the LRU deletion.
@@ -697,10 +702,6 @@ impl<F: FreePath> System<F> {
                 mapped |= n > 0;
             }
             self.check_folio_refs(head, hp, total, mapped, report);
-            if maps > 0 && (folio_test_has_hwpoisoned(hp) || folio_first_hwpoison(mm, head).is_some()) {
-                let bad = folio_first_hwpoison(mm, head).unwrap_or(head);
-                report("H7", Some(bad), format!("THP {head:#x} is mapped by a PMD while it has a hwpoisoned subpage"));
-            }
         }
         for pfn in small {
             let Some(p) = online(pfn) else { continue };
@@ -808,12 +809,15 @@ mod tests {
     }
 
     #[test]
-    fn pmd_over_poisoned_subpage_is_h7() {
+    fn existing_pmd_over_a_later_poisoned_subpage_is_not_h7() {
+        // memory_failure's MF_MSG_UNSPLIT_THP: the THP is marked and left,
+        // mapped. H7 is about *making* a PMD mapping of a poisoned folio,
+        // recorded by map_folio_pmd (C16's reproducer in bugs.rs).
         let s = sys();
         let c = s.cpu(0).unwrap();
         let h = c.fault_thp(0).unwrap();
         s.hwpoison_unsplit_thp_subpage(h + 3).unwrap();
-        assert!(has(&s, "H7", h + 3));
+        assert!(!has(&s, "H7", h + 3), "{:?}", s.check());
     }
 
     #[test]

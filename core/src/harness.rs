@@ -362,7 +362,10 @@ impl<'s, F: FreePath> Actor<'s, F> {
 
     /// Give up every CPU slot but `keep` and act for it only.
     pub fn keep_only(&mut self, keep: usize) {
+        // The setup's pending operations end with the setup: they ran on
+        // CPUs this actor is about to give to the threads.
         self.finish_soft_offline();
+        self.finish_vmem_unplug();
         for (i, c) in self.cpus.iter_mut().enumerate() {
             if i != keep {
                 *c = None;
