@@ -1392,19 +1392,6 @@ pub fn seq_input(data: &[u8], c: &Campaign) -> Scenario {
     seq_scenario(&SeqInput { knobs, ops }, c)
 }
 
-/// splitmix64, for the mutator's decisions.
-struct MutRng(u64);
-
-impl MutRng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// The `seq` target's custom mutator (libFuzzer's `LLVMFuzzerCustomMutator`
 /// through `fuzz_mutator!`): most mutations act on whole ops — insert a
 /// random op, delete, replace or duplicate one, swap two, re-pick the
@@ -1416,16 +1403,16 @@ impl MutRng {
 /// the op-level ones keep every input a well-formed sequence. Deterministic
 /// in `seed`, as libFuzzer requires. Returns the new size.
 pub fn mutate_seq(data: &mut [u8], size: usize, max_size: usize, seed: u32, byte_mutate: impl FnOnce(&mut [u8], usize, usize) -> usize) -> usize {
-    let mut rng = MutRng(seed as u64 ^ 0x5eed_0f0b5);
+    let mut rng = crate::rng::SplitMix64(seed as u64 ^ 0x5eed_0f0b5);
     let size = size.min(data.len());
     let mut u = Unstructured::new(&data[..size]);
     let mut knobs = u8::arbitrary(&mut u).unwrap_or(0);
     let mut ops = ops_back_to_back(&mut u, MAX_SEQ_OPS);
-    let random_op = |rng: &mut MutRng| {
+    let random_op = |rng: &mut crate::rng::SplitMix64| {
         let bytes: Vec<u8> = (0..4).flat_map(|_| rng.next().to_le_bytes()).collect();
         Op::arbitrary(&mut Unstructured::new(&bytes)).unwrap_or(Op::DrainAll {})
     };
-    let pos = |rng: &mut MutRng, n: usize| (rng.next() % (n as u64).max(1)) as usize;
+    let pos = |rng: &mut crate::rng::SplitMix64, n: usize| (rng.next() % (n as u64).max(1)) as usize;
     match rng.next() % 12 {
         0 | 1 if ops.len() < MAX_SEQ_OPS => {
             let at = pos(&mut rng, ops.len() + 1);

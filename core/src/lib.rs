@@ -53,6 +53,7 @@ pub mod page_alloc;
 pub mod page_isolation;
 pub mod page_ref;
 pub mod pageblock;
+pub mod rng;
 pub mod scenario;
 #[cfg(feature = "shuttle")]
 pub mod sched;

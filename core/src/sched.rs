@@ -50,6 +50,7 @@
 //! create no scheduling point; the std mutex inside a [`TraceHandle`] is
 //! only taken when a trace is published (end of execution, drop) or read.
 
+use crate::rng::SplitMix64;
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use std::sync::{Arc, Mutex as StdMutex};
 
@@ -95,26 +96,6 @@ impl TraceHandle {
 pub trait Traced {
     /// The handle its trace is published to.
     fn trace_handle(&self) -> TraceHandle;
-}
-
-/// splitmix64: tiny, fast, and the same sequence on every platform.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0), by multiply-shift (no modulo bias worth
-    /// caring about for n = a handful of tasks).
-    fn below(&mut self, n: usize) -> usize {
-        ((self.next() as u128 * n as u128) >> 64) as usize
-    }
 }
 
 /// The no-preemption rule (see the module doc).

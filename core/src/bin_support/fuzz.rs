@@ -354,20 +354,13 @@ fn minimize_and_save(target: &str, artifact: &Path, c: &Campaign, found: &Progre
     save_scenario(&text, target, &note).map(Some)
 }
 
-/// splitmix64 random bytes for the stable mode.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn bytes(&mut self) -> Vec<u8> {
-        let n = 16 + (self.next() % 1024) as usize;
-        (0..n).map(|_| self.next() as u8).collect()
-    }
+/// The stable mode's generator.
+use pagelab::rng::SplitMix64 as Rng;
+
+/// 16 to 1039 random bytes: one stable-mode input.
+fn random_bytes(rng: &mut Rng) -> Vec<u8> {
+    let n = 16 + (rng.next() % 1024) as usize;
+    (0..n).map(|_| rng.next() as u8).collect()
 }
 
 fn random_ops(rng: &mut Rng, max: u64) -> Vec<pagelab::ops::Op> {
@@ -403,7 +396,7 @@ fn stable_run(target: &str, secs: u64, c: &Campaign, seed: u64) -> Progress {
     let mut rng = Rng(seed ^ fnv(target));
     let mut last = Instant::now();
     while started.elapsed() < Duration::from_secs(secs) {
-        let data = rng.bytes();
+        let data = random_bytes(&mut rng);
         let finding = match target {
             "seq" | "conc" => {
                 let sc = if target == "seq" { random_seq(&mut rng, c) } else { random_conc(&mut rng, c) };
