@@ -22,7 +22,7 @@
 //!   model case of the same name.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use pagelab::{Landed, MigrateType};
+use mm::{Landed, MigrateType};
 use pagelab_bench::baseline::GlobalLockAlloc;
 use pagelab_bench::{boot, bursts, configure, pairs, warm_up, Timing};
 use std::hint::black_box;

@@ -32,7 +32,7 @@
 //! `side_bitmap_hook` (see benches/put_page.rs).
 
 use gungraun::{library_benchmark, library_benchmark_group, main, Callgrind, LibraryBenchmarkConfig};
-use pagelab::{Cpu, FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
+use mm::{Cpu, FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
 use pagelab_bench::baseline::GlobalLockAlloc;
 use pagelab_bench::{boot, bursts, pairs, warm_up};
 use std::hint::black_box;
@@ -45,7 +45,7 @@ const CHUNK: usize = 128;
 /// Pages per burst run.
 const BURST: usize = 4096;
 
-/// Stand-in for `pagelab::Page`: one cache line, refcount at byte 8.
+/// Stand-in for `mm::Page`: one cache line, refcount at byte 8.
 #[repr(C, align(64))]
 pub struct Desc {
     _flags: u64,
@@ -77,7 +77,7 @@ fn setup_final<F: FreePath>() -> (Cpu<'static, F>, Vec<u64>) {
 fn setup_nonfinal() -> (Cpu<'static, Landed>, u64) {
     let cpu = setup_cpu::<Landed>();
     let p = cpu.alloc_page().expect("alloc");
-    pagelab::page_ref::set_page_count(cpu.system().pfn_to_page(p).expect("page"), OPS as i32 + 1);
+    mm::page_ref::set_page_count(cpu.system().pfn_to_page(p).expect("page"), OPS as i32 + 1);
     (cpu, p)
 }
 

@@ -107,7 +107,7 @@ fn offline(c: &mut Criterion) {
     let mut all: Vec<usize> = (0..BLOCK_PAGES).collect();
     for pct in PCTS.into_iter().filter(|&p| p > 0) {
         let k = pages(pct);
-        g.throughput(Throughput::Bytes((k * pagelab::PAGE_SIZE) as u64));
+        g.throughput(Throughput::Bytes((k * mm::PAGE_SIZE) as u64));
         let mut gen = 0u8;
         g.bench_function(BenchmarkId::new("memcpy", pct), |b| {
             b.iter_custom(|iters| {
@@ -127,7 +127,7 @@ fn offline(c: &mut Criterion) {
     let mut dst: Vec<usize> = (0..BLOCK_PAGES).collect();
     for pct in PCTS.into_iter().filter(|&p| p > 0) {
         let k = pages(pct);
-        g.throughput(Throughput::Bytes((k * pagelab::PAGE_SIZE) as u64));
+        g.throughput(Throughput::Bytes((k * mm::PAGE_SIZE) as u64));
         let mut gen = 0u8;
         g.bench_function(BenchmarkId::new("memcpy_scattered", pct), |b| {
             b.iter_custom(|iters| {

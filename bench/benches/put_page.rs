@@ -41,15 +41,15 @@
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use pagelab::page_ref::{page_count, set_page_count};
-use pagelab::{FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
+use mm::page_ref::{page_count, set_page_count};
+use mm::{FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
 use pagelab_bench::baseline::GlobalLockAlloc;
 use pagelab_bench::{boot, configure, pairs, warm_up, Timing};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Stand-in for `pagelab::Page`: one cache line, refcount at byte 8.
+/// Stand-in for `mm::Page`: one cache line, refcount at byte 8.
 #[repr(C, align(64))]
 struct Desc {
     _flags: u64,
@@ -59,7 +59,7 @@ struct Desc {
 const _: () = {
     assert!(std::mem::size_of::<Desc>() == 64);
     assert!(std::mem::align_of::<Desc>() == 64);
-    assert!(std::mem::size_of::<pagelab::Page>() == 64);
+    assert!(std::mem::size_of::<mm::Page>() == 64);
 };
 
 /// Pages per timed chunk of `final_put_to_pcp`. With the pcp drained to 0

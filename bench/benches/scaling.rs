@@ -23,7 +23,7 @@
 //! ratio to the `/1` case of the same workload is the scaling factor.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use pagelab::{Config, Landed, System};
+use mm::{Config, Landed, System};
 use pagelab_bench::baseline::GlobalLockAlloc;
 use pagelab_bench::{bursts, configure, nr_host_cpus, pairs, pin_to_cpu, warm_up, PageAlloc, Timing};
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -62,9 +62,9 @@ where
 }
 
 /// Owns a claimed `Cpu` so that `measure` can deref it to the allocator.
-struct Claimed<'s>(pagelab::Cpu<'s, Landed>);
+struct Claimed<'s>(mm::Cpu<'s, Landed>);
 impl<'s> std::ops::Deref for Claimed<'s> {
-    type Target = pagelab::Cpu<'s, Landed>;
+    type Target = mm::Cpu<'s, Landed>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }

@@ -17,8 +17,8 @@
 //! instruction's cost can be attributed to the model function it was
 //! inlined from (`addr2line -i`).
 
-use pagelab::page_ref::set_page_count;
-use pagelab::{Config, Cpu, FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook, System};
+use mm::page_ref::set_page_count;
+use mm::{Config, Cpu, FreePath, Landed, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook, System};
 use std::hint::black_box;
 
 #[inline(never)]

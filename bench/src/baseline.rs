@@ -21,9 +21,9 @@
 //! back by [`GlobalLockAlloc::release`].
 
 use crate::PageAlloc;
-use pagelab::memmap::Memmap;
-use pagelab::page_ref::{put_page_testzero, set_page_count, set_page_refcounted};
-use pagelab::{Cpu, FreePath};
+use mm::memmap::Memmap;
+use mm::page_ref::{put_page_testzero, set_page_count, set_page_refcounted};
+use mm::{Cpu, FreePath};
 use std::sync::Mutex;
 
 /// One global lock around a free stack (see the module doc).

@@ -20,7 +20,7 @@ pub mod offline;
 
 use criterion::measurement::WallTime;
 use criterion::BenchmarkGroup;
-use pagelab::{Config, Cpu, FreePath, System};
+use mm::{Config, Cpu, FreePath, System};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -196,7 +196,7 @@ impl Rng {
 mod tests {
     use super::*;
     use crate::baseline::GlobalLockAlloc;
-    use pagelab::Landed;
+    use mm::Landed;
 
     #[test]
     fn workloads_give_every_page_back() {

@@ -27,7 +27,7 @@
 //! so no timed region ever pays a first-touch fault.
 
 use crate::Rng;
-use pagelab::{Config, Cpu, Error, Landed, System, PAGES_PER_SECTION, PAGE_SIZE, SECTION_SIZE};
+use mm::{Config, Cpu, Error, Landed, System, PAGES_PER_SECTION, PAGE_SIZE, SECTION_SIZE};
 
 /// The block that is offlined.
 pub const TARGET: u64 = 0;
@@ -226,7 +226,7 @@ impl Default for CopyRef {
 }
 
 /// The balloon fixture: a machine with one boot block and one hot-added
-/// block managed by a virtio-mem device ([`pagelab::drivers::virtio_mem`]),
+/// block managed by a virtio-mem device ([`mm::drivers::virtio_mem`]),
 /// of which `unplugged` subblocks (512 pages each, 64 per block) are
 /// unplugged: PageOffline pages the driver holds a reference on. Nothing is
 /// in use, so an offline migrates nothing: at MEM_GOING_OFFLINE the driver
@@ -243,7 +243,7 @@ pub struct BalloonFixture {
 impl BalloonFixture {
     /// `unplugged` subblocks, spread evenly over the block.
     pub fn new(unplugged: u64) -> BalloonFixture {
-        use pagelab::drivers::virtio_mem::{VirtioMem, SBS_PER_MB};
+        use mm::drivers::virtio_mem::{VirtioMem, SBS_PER_MB};
         assert!(unplugged <= SBS_PER_MB);
         let cfg = Config { mem_bytes: SECTION_SIZE, max_sections: 2, nr_cpus: 2, ..Config::default() };
         let sys: &'static System<Landed> = Box::leak(Box::new(System::new(cfg).expect("boot the balloon machine")));

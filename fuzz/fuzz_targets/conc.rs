@@ -1,10 +1,10 @@
 //! `conc`: a setup, 2-4 threads and sparse preemptions, run over shuttle
 //! with a scheduler that takes every decision from the input
-//! (pagelab::harness::fuzz_conc). Interleaving coverage — pairs of
+//! (fuzzing::targets::fuzz_conc). Interleaving coverage — pairs of
 //! consecutive scheduling sites — goes to libFuzzer as extra 8-bit counters:
 //! libFuzzer reads every byte of the ELF section `__libfuzzer_extra_counters`.
 #![no_main]
-use pagelab::sched_fuzz::COV_SIZE;
+use fuzzing::sched::COV_SIZE;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -13,8 +13,8 @@ use std::sync::Arc;
 static COUNTERS: [AtomicU8; COV_SIZE] = [const { AtomicU8::new(0) }; COV_SIZE];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let cov: pagelab::sched_fuzz::CovSink = Arc::new(|i| {
+    let cov: fuzzing::sched::CovSink = Arc::new(|i| {
         COUNTERS[i].fetch_add(1, Ordering::Relaxed);
     });
-    pagelab::harness::fuzz_conc(data, Some(cov));
+    fuzzing::targets::fuzz_conc(data, Some(cov));
 });

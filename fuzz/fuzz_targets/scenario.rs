@@ -1,4 +1,4 @@
 //! `scenario`: arbitrary text into the scenario parser, which must never
-//! panic; what parses must round-trip (pagelab::harness::fuzz_scenario).
+//! panic; what parses must round-trip (fuzzing::targets::fuzz_scenario).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| pagelab::harness::fuzz_scenario(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::targets::fuzz_scenario(data));

@@ -1,0 +1,188 @@
+//! The scheduler of the `conc` fuzz target and of concurrent scenarios
+//! (`--features shuttle` only): every decision follows from the scenario's
+//! schedule, so one input is exactly one interleaving, replayed bit for bit.
+//!
+//! Default policy (no preemption): the current task keeps running through
+//! every scheduling point, including named preemption points
+//! ([`mm::sync::preempt_point`]); a task that spin-yields hands over to
+//! the next runnable task in cyclic id order; a blocked or finished task
+//! hands over to the lowest-id runnable task. On top of it, two kinds of
+//! sparse preemptions ([`crate::scenario::Schedule`]):
+//!
+//! * named: `preempt Ta at LABEL #n -> Tb`, taken in list order, when task
+//!   a passes LABEL for the n-th time (and b is runnable);
+//! * step: `at step N switch to Tb`, at the N-th *choice point* (a decision
+//!   with at least two runnable tasks, counted from 0), if b is runnable.
+//!
+//! Interleaving coverage: at each choice point the scheduler reports a
+//! small integer hashed from (the previous choice point's site, this site,
+//! whether the task changed), where a site is the running task's current op
+//! ([`super::note_op`]) combined with the named point it stands at, if any. The
+//! `conc` fuzz target feeds it to libFuzzer as extra counters.
+//!
+//! Invariants: a choice is always a member of the runnable set; `next_u64`
+//! is constant (0), so nothing but the schedule decides. Lock order: none;
+//! the std mutex of the stats handle is only taken inside a decision and
+//! after the run.
+
+use super::{hash_str, no_preemption, op_site, CovSink, COV_SIZE};
+use crate::scenario::{NamedPreempt, Schedule as ScSchedule, StepPreempt};
+use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex};
+
+/// One preemption that was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The choice point (for step preemptions) or decision index.
+    pub step: u32,
+    pub from: Option<usize>,
+    /// The named point the preempted task stood at, and its pass count.
+    pub at: Option<(&'static str, u32)>,
+    pub to: usize,
+    pub named: bool,
+}
+
+/// What a run did, for reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub decisions: u64,
+    pub choice_points: u32,
+    pub taken: Vec<Taken>,
+}
+
+/// The scheduler (see the module doc).
+pub struct ReplayScheduler {
+    named: Vec<NamedPreempt>,
+    steps: Vec<StepPreempt>,
+    next_named: usize,
+    next_step: usize,
+    seen: HashMap<(usize, &'static str), u32>,
+    choice: u32,
+    started: bool,
+    prev_site: u32,
+    cov: Option<CovSink>,
+    stats: RunStats,
+    handle: Arc<StdMutex<RunStats>>,
+}
+
+impl std::fmt::Debug for ReplayScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayScheduler").field("named", &self.named).field("steps", &self.steps).finish()
+    }
+}
+
+impl ReplayScheduler {
+    /// A scheduler following `schedule`, reporting coverage to `cov`.
+    pub fn new(schedule: &ScSchedule, cov: Option<CovSink>) -> Self {
+        super::clear_sites();
+        ReplayScheduler {
+            named: schedule.named.clone(),
+            steps: schedule.steps.clone(),
+            next_named: 0,
+            next_step: 0,
+            seen: HashMap::new(),
+            choice: 0,
+            started: false,
+            prev_site: 0,
+            cov,
+            stats: RunStats::default(),
+            handle: Arc::new(StdMutex::new(RunStats::default())),
+        }
+    }
+
+    /// Where the stats are published when the run ends (or the scheduler
+    /// is dropped).
+    pub fn stats_handle(&self) -> Arc<StdMutex<RunStats>> {
+        self.handle.clone()
+    }
+
+    fn publish(&self) {
+        *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = self.stats.clone();
+    }
+}
+
+impl Scheduler for ReplayScheduler {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.started {
+            self.publish();
+            return None;
+        }
+        self.started = true;
+        let _ = mm::sync::preempt_label::take();
+        Some(Schedule::new(0))
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        let label = mm::sync::preempt_label::take();
+        self.stats.decisions += 1;
+        let cur = current.map(usize::from);
+        let nth = match (cur, label) {
+            (Some(c), Some(l)) => {
+                let n = self.seen.entry((c, l)).or_insert(0);
+                *n += 1;
+                *n
+            }
+            _ => 0,
+        };
+        let find = |want: usize| runnable.iter().find(|t| usize::from(t.id()) == want).map(|t| t.id());
+        let is_choice = runnable.len() >= 2;
+        let step = self.choice;
+        let mut pick = None;
+        if let (Some(c), Some(l)) = (cur, label) {
+            if let Some(p) = self.named.get(self.next_named) {
+                if p.task == c && p.label == l && p.nth == nth {
+                    if let Some(t) = find(p.then) {
+                        self.next_named += 1;
+                        pick = Some(t);
+                        self.stats.taken.push(Taken { step, from: cur, at: Some((l, nth)), to: p.then, named: true });
+                    }
+                }
+            }
+        }
+        if is_choice {
+            self.choice += 1;
+            while self.steps.get(self.next_step).is_some_and(|s| s.step < step) {
+                self.next_step += 1;
+            }
+            if let Some(s) = self.steps.get(self.next_step).copied().filter(|s| s.step == step) {
+                while self.steps.get(self.next_step).is_some_and(|x| x.step == step) {
+                    self.next_step += 1;
+                }
+                if pick.is_none() {
+                    if let Some(t) = find(s.then) {
+                        pick = Some(t);
+                        self.stats.taken.push(Taken { step, from: cur, at: label.map(|l| (l, nth)), to: s.then, named: false });
+                    }
+                }
+            }
+        }
+        let chosen = pick.unwrap_or_else(|| no_preemption(runnable, current, is_yielding, label.is_some()));
+        if is_choice {
+            if let Some(cov) = &self.cov {
+                let site = cur.map_or(0, op_site) ^ label.map_or(0, hash_str).rotate_left(7);
+                let switched = Some(usize::from(chosen)) != cur;
+                let mut h = self.prev_site.wrapping_mul(0x9e37_79b1) ^ site.wrapping_mul(0x85eb_ca6b) ^ switched as u32;
+                h ^= h >> 15;
+                h = h.wrapping_mul(0x2c1b_3c6d);
+                h ^= h >> 12;
+                cov(h as usize % COV_SIZE);
+                self.prev_site = site;
+            }
+        }
+        self.stats.choice_points = self.choice;
+        Some(chosen)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+}
+
+impl Drop for ReplayScheduler {
+    fn drop(&mut self) {
+        if self.started {
+            self.publish();
+        }
+    }
+}

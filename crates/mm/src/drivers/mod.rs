@@ -1,0 +1,152 @@
+//! Balloon and memory-device drivers that hold `PageOffline` pages
+//! (research/kernel.md A.19, A.20, B1): how each one gets its pages out of
+//! the way of memory offlining, and the variants the RFC thread argued
+//! about.
+//!
+//! | driver | pages it holds | at MEM_GOING_OFFLINE | checks |
+//! |---|---|---|---|
+//! | [`virtio_mem`] | unplugged subblocks of online blocks, PageOffline, refcount 1 | drops its reference (re-takes it at CANCEL) | V1–V5 |
+//! | [`cmm`] | loaned pages, PageOffline, refcount 1 | migrates them out of the range (balloon compaction) | CMM1 |
+//! | [`hv_balloon`] | ballooned pages, PageOffline, refcount 1 | nothing: offline fails, everything is restored | V1, O3 |
+//!
+//! Shared rules, all checked by [`System::check`] through
+//! [`crate::hotplug::notifier::MemoryNotifier::check`]:
+//! * **managed pages**: a driver subtracts a page from `managed_pages`
+//!   exactly when it sets PageOffline on it and adds it back exactly when
+//!   it clears PageOffline (the checker's rule is `managed = Σ online pages
+//!   − vmemmap − #PageOffline`); the one exception is the offline window,
+//!   where virtio-mem adds its pages back at GOING_OFFLINE because
+//!   offline_pages subtracts the whole range (≤ v6.10 accounting);
+//! * **ownership**: every PageOffline page of online memory is claimed by a
+//!   registered driver ([`crate::hotplug::notifier::MemoryNotifier::for_each_offline_page`]);
+//!   an unclaimed one is reported as V1;
+//! * **V4**: a PageOffline page never reaches the free path. The model's
+//!   free path is the CONFIG_DEBUG_VM one: `free_pages_prepare` refuses a
+//!   page whose mapcount word holds a type, returns [`Error::BadPage`] and
+//!   leaks the page (the kernel's `bad_page()` report: "nonzero mapcount").
+//!   Such a leaked page is indistinguishable at rest from a page the RFC
+//!   design holds at refcount 0, so the report is made where the free path
+//!   refused it: a pfn walker drops its speculative reference through
+//!   [`walker_put`], which records V4 when the page it freed was PageOffline.
+//!   A non-debug kernel would instead put the page on a buddy list (≤ v6.11:
+//!   Buddy *and* Offline); the checker's B2/P2 rules (typed page on a free
+//!   list) and each driver's "unplugged page is free" rule (V4/A1) cover
+//!   that outcome should a free path ever let one through.
+//!
+//! Driver checks assume a quiescent point: no driver operation (inflate,
+//! plug, ...) in flight on another thread while [`System::check`] runs.
+//!
+//! Lock order (outermost first): device_hotplug_lock → mem_hotplug_lock →
+//! pcp_batch_high_lock (offline's pcp disable) → virtio-mem
+//! `hotplug_mutex` → a driver's state lock → pcp lock → zone->lock. The
+//! notifier chain is called with the first three held; a driver never
+//! takes one of them itself.
+
+pub mod cmm;
+pub mod hv_balloon;
+pub mod virtio_mem;
+
+use crate::error::Result;
+use crate::hotplug::notifier::NotifyCtx;
+use crate::page::Page;
+use crate::page_alloc::FreePath;
+use crate::sync::atomic::{fence, Ordering};
+use crate::system::{Cpu, System};
+use crate::Pfn;
+
+/// Most unowned PageOffline pages listed one by one by the ownership check.
+const MAX_ORPHANS_LISTED: usize = 16;
+
+/// `page_ref_inc`: add a reference without the R2 refusal of `get_page`.
+/// Only a driver re-taking the reference it dropped itself may do this on
+/// a page at refcount 0 (virtio-mem at MEM_CANCEL_OFFLINE).
+pub(crate) fn page_ref_inc(page: &Page) {
+    page.refcount.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `page_ref_dec`: drop a reference without freeing on zero (the RFC's
+/// unplug, which leaves the page at 0 on purpose).
+pub(crate) fn page_ref_dec(page: &Page) {
+    page.refcount.fetch_sub(1, Ordering::Release);
+}
+
+/// `page_ref_dec_and_test`: drop a reference; true if it was the last one.
+/// Nothing is freed: the caller decides what a zero means.
+pub(crate) fn page_ref_dec_and_test(page: &Page) -> bool {
+    if page.refcount.fetch_sub(1, Ordering::Release) == 1 {
+        fence(Ordering::Acquire);
+        true
+    } else {
+        false
+    }
+}
+
+/// A pfn walker (compaction's isolate_migratepages_block, memory_failure,
+/// page_idle, /proc/kpageflags) takes a speculative reference on an
+/// arbitrary pfn: `get_page_unless_zero`. `Ok(true)`: taken, and the
+/// walker must drop it with [`walker_put`].
+pub fn walker_get<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<bool> {
+    let got = cpu.get_page_unless_zero(pfn)?;
+    // B1's window: the walker holds its reference while the page's owner
+    // changes what the page is.
+    crate::sync::preempt_point("walker:holds_ref");
+    Ok(got)
+}
+
+/// The walker drops its speculative reference (`put_page`). If that was
+/// the last reference of a PageOffline page, the page reaches the free
+/// path, which is V4: the free path refuses it ([`Error::BadPage`], the
+/// page is leaked) and the violation is recorded here (see the module doc).
+pub fn walker_put<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<()> {
+    // A refused PageOffline page is recorded as V4 by put_page itself.
+    cpu.put_page(pfn)
+}
+
+impl<F: FreePath> System<F> {
+    /// The drivers' checks ([`crate::hotplug::notifier::MemoryNotifier::check`]) and
+    /// the ownership rule for PageOffline pages, over `offline_pfns` (the
+    /// PageOffline pages the checker's memmap walk found). Called by
+    /// [`System::check`] with mem_hotplug_lock held and no allocator lock.
+    pub(crate) fn check_balloons(&self, offline_pfns: &[Pfn], report: &mut impl FnMut(&'static str, Option<Pfn>, String)) {
+        let chain: Vec<_> = self.notifiers.lock().clone();
+        let ctx: &dyn NotifyCtx = self;
+        for n in &chain {
+            n.check(ctx, report);
+        }
+        let mm = self.memmap();
+        let mut owned = vec![false; mm.max_pfn() as usize];
+        for n in &chain {
+            n.for_each_offline_page(ctx, &mut |pfn| {
+                if let Some(slot) = owned.get_mut(pfn as usize) {
+                    *slot = true;
+                }
+            });
+        }
+        let mut orphans = 0usize;
+        for &pfn in offline_pfns {
+            let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
+            if p.PageOffline() && !owned.get(pfn as usize).copied().unwrap_or(false) {
+                orphans += 1;
+                if orphans <= MAX_ORPHANS_LISTED {
+                    report("V1", Some(pfn), format!("PageOffline page held by no registered driver: {}", p.dump(pfn)));
+                }
+            }
+        }
+        if orphans > MAX_ORPHANS_LISTED {
+            report("V1", None, format!("{orphans} PageOffline pages in online memory are held by no registered driver"));
+        }
+    }
+}
+
+/// Where a pfn is, in words, for a driver's report.
+pub(crate) fn describe(ctx: &dyn NotifyCtx, pfn: Pfn) -> String {
+    match ctx.memmap().pfn_to_online_page(pfn) {
+        Err(_) => "not in online memory".into(),
+        Ok(p) if p.PageBuddy() => "free (a buddy head)".into(),
+        Ok(p) if p.PageOffline() => format!("PageOffline, refcount {}", crate::page_ref::page_count(p)),
+        Ok(p) => match crate::page_ref::page_count(p) {
+            0 => "free (on a pcp list or inside a buddy block)".into(),
+            n => format!("in use by the guest (refcount {n})"),
+        },
+    }
+}
