@@ -391,7 +391,7 @@ impl Model {
         let moved: Vec<(usize, Pfn)> = self.ptes.iter().filter(|(_, &p)| p >= s && p < e).map(|(&v, &p)| (v, p)).collect();
         for (vpn, old) in moved {
             let now = match sys.pte(vpn) {
-                Ok(mm::memory::Pte::Present(p)) => p,
+                Ok(mm::pgtable::Pte::Present(p)) => p,
                 other => return Err(format!("vpn {vpn} was mapped to {old:#x}; the core now has {other:?}")),
             };
             if now == old {

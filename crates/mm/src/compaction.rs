@@ -84,7 +84,7 @@
 use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::folio::{folio_first_hwpoison, folio_mapcount, folio_nr_pages, folio_pincount, folio_test_thp, page_mapcount};
-use crate::memory::owner_vpn;
+use crate::pgtable::owner_vpn;
 use crate::migrate::MigrateReason;
 use crate::page::Page;
 use crate::page_alloc::FreePath;

@@ -30,6 +30,7 @@
 //! → `mem_hotplug_lock` → `ptl` → `pcp_batch_high_lock` →
 //! `pcpu_drain_mutex` → `pcp->lock` → `zone->lock`.
 
+pub mod boot;
 pub mod check;
 pub mod compaction;
 pub mod contig;
@@ -48,6 +49,7 @@ pub mod page_alloc;
 pub mod page_isolation;
 pub mod page_ref;
 pub mod pageblock;
+pub mod pgtable;
 pub mod sync;
 pub mod system;
 pub mod violation;

@@ -3,7 +3,7 @@
 //! LRU pages. It is what makes pages *movable*: migration and hwpoison find
 //! a page's mapping through the reverse map and rewrite it.
 //!
-//! Reverse map: a mapped page's `owner` tag is [`USER_TAG`] | vpn, so a pfn
+//! Reverse map: a mapped page's `owner` tag ([`crate::pgtable::USER_TAG`])
 //! leads to its one page-table entry (anonymous, not shared). With the
 //! frame store on, a fault writes the pattern of its owner tag into the
 //! frame, and [`System::verify_user_page`] proves that every migration kept
@@ -24,42 +24,14 @@ use crate::error::{Error, Result};
 use crate::page_alloc::FreePath;
 use crate::pageblock::MigrateType;
 use crate::sync::plain::Ordering;
-use crate::sync::Mutex;
+use crate::pgtable::{Pte, USER_TAG};
 use crate::system::{Cpu, System};
 use crate::Pfn;
 
-/// Owner tags of user pages have this bit set; the low bits are the vpn.
-pub const USER_TAG: u64 = 1 << 62;
 
-/// A page-table entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pte {
-    None,
-    Present(Pfn),
-    /// The page was poisoned and unmapped: the next access gets SIGBUS.
-    HwPoison,
-    /// A PMD mapping of the order-9 THP whose head is this pfn: each of the
-    /// 512 entries of the 2 MiB-aligned range holds it, and `vpn` reaches
-    /// subpage `head + vpn % 512` (see [`crate::folio`]).
-    Pmd(Pfn),
-}
 
-/// The page table (`mm_struct` with its one `ptl`).
-pub struct AddressSpace {
-    pub(crate) ptl: Mutex<Vec<Pte>>,
-}
 
-impl AddressSpace {
-    pub(crate) fn new(nr_vpages: usize) -> AddressSpace {
-        AddressSpace { ptl: Mutex::new(vec![Pte::None; nr_vpages]) }
-    }
-}
 
-/// The vpn of a user page's owner tag.
-#[inline]
-pub fn owner_vpn(owner: u64) -> Option<usize> {
-    (owner & USER_TAG != 0).then_some((owner & !USER_TAG) as usize)
-}
 
 impl<F: FreePath> System<F> {
     /// Number of virtual pages.

@@ -15,9 +15,9 @@
 //! moves with it); the target never comes from an isolated pageblock.
 //! Lock order: ptl → pcp lock → zone->lock.
 
-use crate::memory::{owner_vpn, Pte};
+use crate::pgtable::{owner_vpn, Pte};
 use crate::page_alloc::FreePath;
-use crate::page_ref::{get_page, page_count, page_ref_freeze, page_ref_unfreeze};
+use crate::page_ref::{get_page, page_count, page_ref_dec, page_ref_freeze, page_ref_inc, page_ref_unfreeze};
 use crate::pageblock::MigrateType;
 use crate::sync::plain::Ordering;
 use crate::system::Cpu;
@@ -89,10 +89,10 @@ impl<F: FreePath> Cpu<'_, F> {
         // try_to_migrate: remove the mapping and its reference.
         pt[vpn] = Pte::None;
         sp.mapcount.store(0, Ordering::Relaxed);
-        sp.refcount.fetch_sub(1, crate::sync::atomic::Ordering::Release);
+        page_ref_dec(sp);
         if !page_ref_freeze(sp, 1) {
             // Someone holds an extra reference: restore and retry later.
-            sp.refcount.fetch_add(1, crate::sync::atomic::Ordering::Relaxed);
+            page_ref_inc(sp);
             sp.mapcount.store(1, Ordering::Relaxed);
             pt[vpn] = Pte::Present(src);
             drop(pt);
@@ -116,5 +116,21 @@ impl<F: FreePath> Cpu<'_, F> {
             let _ = self.put_page(src);
         }
         Ok(Some(dst))
+    }
+
+    /// Split-before-migrate: if `src` (isolated, one isolation reference)
+    /// is a THP head, split it; the tails go back to the LRU
+    /// (`putback_movable_pages`) and `src` continues as an order-0 page.
+    fn split_thp_for_migration(&self, src: Pfn) -> std::result::Result<(), MigrateError> {
+        let Ok(p) = self.system().memmap().pfn_to_page(src) else { return Ok(()) };
+        if !crate::folio::folio_test_thp(p) {
+            return Ok(());
+        }
+        let mut tails = Vec::new();
+        self.split_folio_to_list(src, Some(&mut tails)).map_err(|_| MigrateError::Again)?;
+        for t in tails {
+            let _ = self.putback_lru_page(t);
+        }
+        Ok(())
     }
 }

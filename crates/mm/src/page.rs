@@ -366,6 +366,19 @@ impl Page {
         self.page_private() == crate::MAGIC_HWPOISON
     }
 
+    /// A PG_hwpoison page that nobody but memory failure holds: it holds it
+    /// itself ([`Page::PageHWPoisonHeld`], or taken off buddy: MAGIC_HWPOISON),
+    /// or the free path leaked it at refcount 0 once its owner let go. Memory
+    /// offline may leave such a page behind in the range it takes offline. One
+    /// that fails this test is flagged but still in its owner's hands
+    /// (memory_failure could only flag it: MF_IGNORED, MF_DELAYED): the owner
+    /// will use and free it, so it blocks offline like any page in use (the
+    /// kernel skips it anyway: C22).
+    #[inline]
+    pub fn hwpoison_contained(&self) -> bool {
+        self.PageHWPoison() && (self.PageHWPoisonHeld() || self.PageHWPoisonTakenOff() || self.refcount.load(Ordering::Relaxed) == 0)
+    }
+
     /// `PageTail`.
     #[inline]
     pub fn PageTail(&self) -> bool {

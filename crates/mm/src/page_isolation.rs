@@ -18,7 +18,6 @@
 //! Lock order: everything here runs under zone->lock, taken per call.
 
 use crate::memmap::Memmap;
-use crate::memory_failure::hwpoison_contained;
 use crate::page::Page;
 use crate::page_alloc::zone::FreeArea;
 use crate::page_alloc::Zone;
@@ -35,7 +34,7 @@ pub struct IsolFlags {
     pub hwpoison_unmovable: bool,
     /// C22 (the kernel since b15c87263a69): every hwpoisoned page is
     /// skipped, also one its owner still holds. Landed: only a contained
-    /// one ([`hwpoison_contained`]).
+    /// one ([`crate::page::Page::hwpoison_contained`]).
     pub hwpoison_skip_held: bool,
 }
 
@@ -44,7 +43,7 @@ impl IsolFlags {
     /// PG_hwpoison page under C22).
     #[inline]
     pub fn skips_hwpoison(self, p: &Page) -> bool {
-        self.memory_offline && p.PageHWPoison() && (self.hwpoison_skip_held || hwpoison_contained(p))
+        self.memory_offline && p.PageHWPoison() && (self.hwpoison_skip_held || p.hwpoison_contained())
     }
 }
 

@@ -117,6 +117,53 @@ pub fn page_ref_unfreeze(page: &Page, pfn: Pfn, count: i32) -> Result<()> {
     Ok(())
 }
 
+/// `page_ref_add`: `n` more references on a page whose references the
+/// caller accounts for itself (a THP's mappings, the swap cache's
+/// references). `Relaxed`: the caller holds a reference already, which
+/// orders it (as `get_page`).
+#[inline]
+pub fn page_ref_add(page: &Page, n: i32) {
+    page.refcount.fetch_add(n, Ordering::Relaxed);
+}
+
+/// `page_ref_inc`: one more reference without [`get_page`]'s refusal on
+/// zero. Only for a page the caller owns (a driver re-taking the reference
+/// it dropped itself, memory failure on a page it holds, a migration
+/// giving back the reference it dropped before a failed freeze).
+#[inline]
+pub fn page_ref_inc(page: &Page) {
+    page_ref_add(page, 1);
+}
+
+/// `page_ref_sub`: drop `n` references that the caller knows are not the
+/// last (nothing is freed). `Release`, as every drop: what the dropper did
+/// to the page happens-before whoever sees the count reach zero.
+#[inline]
+pub fn page_ref_sub(page: &Page, n: i32) {
+    page.refcount.fetch_sub(n, Ordering::Release);
+}
+
+/// `page_ref_dec`: [`page_ref_sub`] of one (the RFC's unplug, which leaves
+/// the page at 0 on purpose; a migration dropping the mapping's reference
+/// before it freezes the page).
+#[inline]
+pub fn page_ref_dec(page: &Page) {
+    page_ref_sub(page, 1);
+}
+
+/// `page_ref_dec_and_test`: drop a reference; true if it was the last one
+/// (with the `Acquire` fence of [`put_page_testzero`]). Nothing is freed:
+/// the caller decides what a zero means.
+#[inline]
+pub fn page_ref_dec_and_test(page: &Page) -> bool {
+    if page.refcount.fetch_sub(1, Ordering::Release) == 1 {
+        fence(Ordering::Acquire);
+        true
+    } else {
+        false
+    }
+}
+
 #[cfg(all(test, not(feature = "shuttle")))]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@
 use crate::design::Design;
 use crate::error::{Error, Result};
 use crate::memmap::Memmap;
-use crate::memory::AddressSpace;
+use crate::pgtable::AddressSpace;
 use crate::hotplug::memory_block::MemoryBlock;
 use crate::hotplug::notifier::MemoryNotifier;
 use crate::page::Page;
@@ -24,7 +24,7 @@ use crate::page_alloc::{FreePath, Landed, Zone};
 use crate::page_ref;
 use crate::pageblock::{MigrateType, MIGRATE_PCPTYPES};
 use crate::sync::atomic::Ordering;
-use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::{plain, Arc, Mutex, MutexGuard};
 use crate::{Pfn, MAX_PAGE_ORDER, PAGES_PER_SECTION, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH, SECTION_SIZE};
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -78,7 +78,7 @@ impl Config {
         self.mem_bytes / SECTION_SIZE
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.mem_bytes == 0 || self.mem_bytes % SECTION_SIZE != 0 {
             return Err(Error::BadConfig(format!(
                 "mem_bytes {} is not a positive multiple of the section size {SECTION_SIZE}",
@@ -121,37 +121,21 @@ pub struct System<F: FreePath = Landed> {
     /// `num_poisoned_pages`.
     pub(crate) num_poisoned_pages: crate::sync::plain::AtomicI64,
     /// `hugetlb_lock` and the hstate it guards (a leaf lock).
-    pub(crate) hugetlb: Mutex<crate::hugetlb::HugetlbState>,
+    pub(crate) hugetlb: Mutex<crate::hugetlb::state::HugetlbState>,
     /// `mf_mutex`: serializes memory_failure, soft offline and unpoison.
-    pub(crate) mf_mutex: Mutex<crate::memory_failure::MfState>,
-    _f: PhantomData<F>,
+    pub(crate) mf_mutex: Mutex<crate::memory_failure::state::MfState>,
+    /// The destructor of a hugetlb folio's last reference
+    /// (`free_huge_folio`), set at boot ([`crate::boot`]). The put path
+    /// calls it through this pointer, as the kernel's compound destructors
+    /// did (`folio->_folio_dtor` and `compound_page_dtors[HUGETLB_PAGE_DTOR]`,
+    /// until 6.6; 6.12's `__folio_put` tests `folio_test_hugetlb` and calls
+    /// `free_huge_folio`): the page allocator does not depend on hugetlb.
+    /// Only the cold branch of a refused free reads it.
+    pub(crate) hugetlb_dtor: fn(&System<F>, Pfn) -> Result<()>,
+    pub(crate) _f: PhantomData<F>,
 }
 
 impl<F: FreePath> System<F> {
-    /// Build the machine: add and online the boot sections.
-    pub fn new(cfg: Config) -> Result<Self> {
-        cfg.validate()?;
-        crate::sync::init_barriers()?;
-        let sys = System {
-            memmap: Memmap::new(cfg.max_sections, cfg.frame_store),
-            zone: Zone::new(cfg.nr_cpus, cfg.pcp_high, cfg.pcp_batch, cfg.design.has(crate::design::Switch::FreePrepareHwpoisonOrder0Only)),
-            blocks: (0..cfg.max_sections).map(|_| MemoryBlock::default()).collect(),
-            aspace: AddressSpace::new(cfg.nr_vpages),
-            notifiers: Mutex::new(Vec::new()),
-            device_hotplug_lock: Mutex::new(()),
-            violations: Default::default(),
-            num_poisoned_pages: crate::sync::plain::AtomicI64::new(0),
-            hugetlb: Mutex::new(Default::default()),
-            mf_mutex: Mutex::new(Default::default()),
-            cfg,
-            _f: PhantomData,
-        };
-        for nr in 0..sys.cfg.boot_sections() {
-            sys.add_memory(nr, false)?;
-            sys.online_boot_block(nr)?;
-        }
-        Ok(sys)
-    }
 
     /// The configuration it was built with.
     pub fn config(&self) -> &Config {
@@ -187,6 +171,21 @@ impl<F: FreePath> System<F> {
     /// checker returns it with its own findings.
     pub(crate) fn record_violation(&self, id: &'static str, pfn: Option<Pfn>, msg: String) {
         self.violations.record(id, pfn, msg);
+    }
+
+    /// `num_poisoned_pages_inc`: the global and the memory block's count.
+    pub(crate) fn num_poisoned_pages_inc(&self, pfn: Pfn) {
+        self.num_poisoned_pages.fetch_add(1, plain::Ordering::Relaxed);
+        if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
+            b.nr_hwpoison.fetch_add(1, plain::Ordering::Relaxed);
+        }
+    }
+    /// `num_poisoned_pages_sub`.
+    pub(crate) fn num_poisoned_pages_sub(&self, pfn: Pfn, n: i64) {
+        self.num_poisoned_pages.fetch_sub(n, plain::Ordering::Relaxed);
+        if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
+            b.nr_hwpoison.fetch_sub(n, plain::Ordering::Relaxed);
+        }
     }
 
     /// Zone counters.
@@ -324,7 +323,7 @@ impl<'s, F: FreePath> Cpu<'s, F> {
                     // here when a speculative reference outlived the unmap.
                     // Tested once free_the_page has refused the typed page
                     // (untouched), so the common final put pays nothing.
-                    return self.sys.free_huge_folio_finish(head);
+                    return (self.sys.hugetlb_dtor)(self.sys, head);
                 }
                 // V4: no put may take a PageOffline page into the free path
                 // (the driver keeps its reference); the free path refused it.

@@ -39,7 +39,7 @@ use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::folio::{folio_test_thp, page_mapcount};
 use crate::memmap::SectionState;
-use crate::memory::owner_vpn;
+use crate::pgtable::owner_vpn;
 use crate::hotplug::memory_block::BlockState;
 use crate::page::{pg, Page};
 use crate::page_alloc::FreePath;

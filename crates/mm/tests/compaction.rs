@@ -1,11 +1,11 @@
 #![cfg(not(feature = "shuttle"))]
 //! The compaction migration scanner and compact_range: landed behaviour
-//! with a clean checker, and one deterministic on/off test per switch
-//! (IsolateUsesHeadMapcount → O4, IsolateCheckBeforeRef → R1,
-//! ClearLruBeforeRef → A2), races written as explicit step orders.
+//! with a clean checker, and the scanner's steps of the isolation races in
+//! explicit orders (the registered bugs B5, B5r and C19 are reproduced by
+//! their scenarios in corpus/scenarios/).
 
-use mm::compaction::{repro, IsolateFail, ScanCheck, ScanTake};
-use mm::memory::Pte;
+use mm::compaction::{IsolateFail, ScanCheck, ScanTake};
+use mm::pgtable::Pte;
 use mm::page_ref::page_count;
 use mm::{Config, Design, Landed, Switch, System, PAGEBLOCK_NR_PAGES, SECTION_SIZE};
 
@@ -142,23 +142,8 @@ fn pmd_mapped_thp_is_not_affected_by_the_head_mapcount_switch() {
     clean(&s);
 }
 
-#[test]
-fn b5_head_mapcount_switch_on_is_o4() {
-    let v = repro::b5_head_mapcount(true).unwrap();
-    assert!(ids(&v).contains(&"O4"), "{v:?}");
-}
 
-#[test]
-fn b5_head_mapcount_switch_off_is_clean() {
-    let v = repro::b5_head_mapcount(false).unwrap();
-    assert!(v.is_empty(), "{v:?}");
-}
 
-#[test]
-fn b5_check_before_ref_switch_on_is_r1() {
-    let v = repro::b5_check_before_ref(true).unwrap();
-    assert!(ids(&v).contains(&"R1"), "{v:?}");
-}
 
 #[test]
 fn b5_check_before_ref_switch_off_is_clean_and_skips_the_pinned_page() {
@@ -175,20 +160,9 @@ fn b5_check_before_ref_switch_off_is_clean_and_skips_the_pinned_page() {
     c1.unpin(p).unwrap();
     drop((c0, c1));
     clean(&s);
-    assert!(repro::b5_check_before_ref(false).unwrap().is_empty());
 }
 
-#[test]
-fn c19_clear_lru_before_ref_switch_on_is_a2() {
-    let v = repro::c19_clear_lru_before_ref(true).unwrap();
-    assert!(ids(&v).contains(&"A2"), "{v:?}");
-}
 
-#[test]
-fn c19_clear_lru_before_ref_switch_off_is_clean() {
-    let v = repro::c19_clear_lru_before_ref(false).unwrap();
-    assert!(v.is_empty(), "{v:?}");
-}
 
 #[test]
 fn c19_step_order_shows_the_flag_lost_on_a_live_folio() {

@@ -5,7 +5,7 @@
 //! clean checker in the landed design.
 
 use mm::folio::{can_split_folio, folio_mapcount, folio_pincount, page_mapcount, HPAGE_PMD_NR};
-use mm::memory::Pte;
+use mm::pgtable::Pte;
 use mm::page_ref::page_count;
 use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, SECTION_SIZE};
 

@@ -6,7 +6,7 @@
 #![cfg(not(feature = "shuttle"))]
 
 use mm::violation::Violation;
-use mm::hugetlb::{HugetlbCounters, HUGETLB_NR_PAGES};
+use mm::hugetlb::state::{HugetlbCounters, HUGETLB_NR_PAGES};
 use mm::memory_failure::{HwpGet, MfResult};
 use mm::page_ref::page_count;
 use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, SECTION_SIZE};
@@ -41,7 +41,7 @@ fn counters(nr: i64, free: i64, resv: i64, surplus: i64) -> HugetlbCounters {
 }
 
 fn all_free_in_buddy(s: &System<Landed>, head: u64, except: Option<u64>) -> bool {
-    (head..head + HUGETLB_NR_PAGES).filter(|&p| Some(p) != except).all(|p| s.is_free_buddy_page(p))
+    (head..head + HUGETLB_NR_PAGES).filter(|&p| Some(p) != except).all(|p| s.zone().is_free_buddy_page(s.memmap(), p))
 }
 
 #[test]

@@ -5,7 +5,7 @@
 #![cfg(not(feature = "shuttle"))]
 
 use mm::violation::Violation;
-use mm::memory::Pte;
+use mm::pgtable::Pte;
 use mm::memory_failure::{HwpGet, MfResult};
 use mm::page_ref::page_count;
 use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, SECTION_SIZE};
@@ -48,13 +48,13 @@ fn hard_offline_of_a_free_page_takes_it_off_buddy_and_unpoison_gives_it_back() {
     let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let before = s.stats();
-    assert!(s.is_free_buddy_page(FREE_PFN));
+    assert!(s.zone().is_free_buddy_page(s.memmap(), FREE_PFN));
     assert_eq!(s.memory_failure(&c, FREE_PFN).unwrap(), MfResult::Recovered);
     let p = s.pfn_to_page(FREE_PFN).unwrap();
     assert!(p.PageHWPoison() && p.PageHWPoisonTakenOff() && !p.PageBuddy(), "{}", p.dump(FREE_PFN));
     assert_eq!(page_count(p), 1, "steady state: one reference, never freed");
-    assert!(!s.is_free_buddy_page(FREE_PFN));
-    assert!(s.is_free_buddy_page(FREE_PFN - 1) && s.is_free_buddy_page(FREE_PFN + 1), "the rest of the block stays free");
+    assert!(!s.zone().is_free_buddy_page(s.memmap(), FREE_PFN));
+    assert!(s.zone().is_free_buddy_page(s.memmap(), FREE_PFN - 1) && s.zone().is_free_buddy_page(s.memmap(), FREE_PFN + 1), "the rest of the block stays free");
     let after = s.stats();
     assert_eq!(after.nr_free_pages, before.nr_free_pages - 1);
     assert_eq!(after.buddy_pages(), before.buddy_pages() - 1);
@@ -65,7 +65,7 @@ fn hard_offline_of_a_free_page_takes_it_off_buddy_and_unpoison_gives_it_back() {
 
     s.unpoison_memory(&c, FREE_PFN).unwrap();
     assert!(!p.PageHWPoison() && !p.PageHWPoisonTakenOff());
-    assert!(s.is_free_buddy_page(FREE_PFN));
+    assert!(s.zone().is_free_buddy_page(s.memmap(), FREE_PFN));
     assert_eq!(poisoned(&s, FREE_PFN), (0, 0));
     assert_eq!(s.stats().nr_free_pages, before.nr_free_pages);
     assert_eq!(s.stats().buddy_pages(), before.buddy_pages());
@@ -168,7 +168,7 @@ fn hard_offline_of_a_page_on_a_pcp_list_h1_only_with_hwpoison_ignore_pcp_free() 
         let c = s.cpu(0).unwrap();
         let pfn = c.alloc_page().unwrap();
         c.put_page(pfn).unwrap();
-        assert!(c.pcp_count() > 0 && !s.is_free_buddy_page(pfn), "setup: the page is on the pcp list");
+        assert!(c.pcp_count() > 0 && !s.zone().is_free_buddy_page(s.memmap(), pfn), "setup: the page is on the pcp list");
         let r = s.memory_failure(&c, pfn).unwrap();
         assert!(s.pfn_to_page(pfn).unwrap().PageHWPoison(), "hard offline flags first");
         assert_eq!(poisoned(&s, pfn), (1, 1));
@@ -194,7 +194,7 @@ fn hard_offline_of_a_kernel_page_is_ignored_and_leaked_at_its_free() {
     clean(&s);
     c.put_page(pfn).unwrap();
     assert_eq!(page_count(p), 0);
-    assert!(!s.is_free_buddy_page(pfn), "the landed free path leaks the poisoned page");
+    assert!(!s.zone().is_free_buddy_page(s.memmap(), pfn), "the landed free path leaks the poisoned page");
     clean(&s);
     s.unpoison_memory(&c, pfn).unwrap();
     assert_eq!(poisoned(&s, pfn), (0, 0));

@@ -220,7 +220,7 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// and reclaim reach pages through the page table; an owner tag alone
     /// can be stale — a freed THP's tails keep theirs.)
     pub(super) fn user_page(&self, pfn: Pfn) -> bool {
-        let vpn = self.sys.pfn_to_page(pfn).ok().and_then(|p| mm::memory::owner_vpn(p.owner()));
+        let vpn = self.sys.pfn_to_page(pfn).ok().and_then(|p| mm::pgtable::owner_vpn(p.owner()));
         vpn.is_some_and(|v| self.sys.maps(v, pfn))
     }
 
@@ -233,7 +233,7 @@ impl<'s, F: FreePath> Actor<'s, F> {
             }
             Target::Mapped { m } => pick(&self.sys.user_mappings(), m).map(|(_, p)| p),
             Target::Pfn { pfn } => self.online_pfn(pfn),
-            Target::Huge { h, off } => pick(&self.hugetlb_heads(), h).map(|head| head + off as u64 % mm::hugetlb::HUGETLB_NR_PAGES),
+            Target::Huge { h, off } => pick(&self.hugetlb_heads(), h).map(|head| head + off as u64 % mm::hugetlb::state::HUGETLB_NR_PAGES),
             Target::Poisoned { p } => pick(&lock(&self.shared.poisoned), p),
             Target::Unplugging { off } => {
                 let (start, n) = self.drivers.virtio_mem.as_ref()?.unplug_pending()?;

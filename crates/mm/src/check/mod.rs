@@ -39,6 +39,11 @@
 //! → zone->lock. Holding all of them makes the walk see a quiescent system:
 //! no CPU is inside an alloc or free while it runs.
 
+mod balloon;
+mod folio;
+mod hugetlb;
+mod hwpoison;
+
 use crate::memmap::SectionState;
 use crate::page::{Page, NIL};
 use crate::page_alloc::pcp::{pindex_to_mt, pindex_to_order, NR_PCP_LISTS};
@@ -451,13 +456,13 @@ impl<F: FreePath> Walk<'_, F> {
         if let Some(head) = p.compound_head_pfn() {
             let live = self.page(head).is_some_and(|h| {
                 h.PageHead()
-                    && (page_count(h) > 0 || crate::hugetlb::folio_is_free_hugetlb(h))
+                    && (page_count(h) > 0 || crate::hugetlb::state::folio_is_free_hugetlb(h))
                     && pfn < head + (1u64 << h.compound_order())
             });
             if !live {
                 self.report("A2", Some(pfn), format!("tail of compound head {head:#x}, which is not a live compound page"));
             }
-        } else if p.PageHWPoison() || p.PageOffline() || p.PageHWPoisonTakenOff() || crate::hugetlb::folio_is_free_hugetlb(p) {
+        } else if p.PageHWPoison() || p.PageOffline() || p.PageHWPoisonTakenOff() || crate::hugetlb::state::folio_is_free_hugetlb(p) {
             // Leaked/taken-off poisoned page (H2), a balloon page, or a
             // folio on the hugetlb freelist (HR3): owned outside the allocator.
         } else {

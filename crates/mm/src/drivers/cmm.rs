@@ -251,7 +251,7 @@ impl MemoryNotifier for Cmm {
         }
     }
 
-    fn check(&self, ctx: &dyn NotifyCtx, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
+    fn check_pages(&self, ctx: &dyn NotifyCtx, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
         let st = self.state.lock();
         if st.pages.len() != st.target {
             let lost: Vec<String> =

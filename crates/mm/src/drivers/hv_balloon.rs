@@ -108,7 +108,7 @@ impl MemoryNotifier for HvBalloon {
         Ok(())
     }
 
-    fn check(&self, ctx: &dyn NotifyCtx, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
+    fn check_pages(&self, ctx: &dyn NotifyCtx, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
         for &pfn in self.pages.lock().iter() {
             match ctx.memmap().pfn_to_online_page(pfn) {
                 Err(_) => report("V1", Some(pfn), "ballooned page is not in online memory (its block went offline)".into()),

@@ -48,38 +48,13 @@ pub mod virtio_mem;
 
 use crate::error::Result;
 use crate::hotplug::notifier::NotifyCtx;
-use crate::page::Page;
 use crate::page_alloc::FreePath;
-use crate::sync::atomic::{fence, Ordering};
-use crate::system::{Cpu, System};
+use crate::system::Cpu;
 use crate::Pfn;
 
 /// Most unowned PageOffline pages listed one by one by the ownership check.
-const MAX_ORPHANS_LISTED: usize = 16;
+pub(crate) const MAX_ORPHANS_LISTED: usize = 16;
 
-/// `page_ref_inc`: add a reference without the R2 refusal of `get_page`.
-/// Only a driver re-taking the reference it dropped itself may do this on
-/// a page at refcount 0 (virtio-mem at MEM_CANCEL_OFFLINE).
-pub(crate) fn page_ref_inc(page: &Page) {
-    page.refcount.fetch_add(1, Ordering::Relaxed);
-}
-
-/// `page_ref_dec`: drop a reference without freeing on zero (the RFC's
-/// unplug, which leaves the page at 0 on purpose).
-pub(crate) fn page_ref_dec(page: &Page) {
-    page.refcount.fetch_sub(1, Ordering::Release);
-}
-
-/// `page_ref_dec_and_test`: drop a reference; true if it was the last one.
-/// Nothing is freed: the caller decides what a zero means.
-pub(crate) fn page_ref_dec_and_test(page: &Page) -> bool {
-    if page.refcount.fetch_sub(1, Ordering::Release) == 1 {
-        fence(Ordering::Acquire);
-        true
-    } else {
-        false
-    }
-}
 
 /// A pfn walker (compaction's isolate_migratepages_block, memory_failure,
 /// page_idle, /proc/kpageflags) takes a speculative reference on an
@@ -102,41 +77,6 @@ pub fn walker_put<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<()> {
     cpu.put_page(pfn)
 }
 
-impl<F: FreePath> System<F> {
-    /// The drivers' checks ([`crate::hotplug::notifier::MemoryNotifier::check`]) and
-    /// the ownership rule for PageOffline pages, over `offline_pfns` (the
-    /// PageOffline pages the checker's memmap walk found). Called by
-    /// [`System::check`] with mem_hotplug_lock held and no allocator lock.
-    pub(crate) fn check_balloons(&self, offline_pfns: &[Pfn], report: &mut impl FnMut(&'static str, Option<Pfn>, String)) {
-        let chain: Vec<_> = self.notifiers.lock().clone();
-        let ctx: &dyn NotifyCtx = self;
-        for n in &chain {
-            n.check(ctx, report);
-        }
-        let mm = self.memmap();
-        let mut owned = vec![false; mm.max_pfn() as usize];
-        for n in &chain {
-            n.for_each_offline_page(ctx, &mut |pfn| {
-                if let Some(slot) = owned.get_mut(pfn as usize) {
-                    *slot = true;
-                }
-            });
-        }
-        let mut orphans = 0usize;
-        for &pfn in offline_pfns {
-            let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
-            if p.PageOffline() && !owned.get(pfn as usize).copied().unwrap_or(false) {
-                orphans += 1;
-                if orphans <= MAX_ORPHANS_LISTED {
-                    report("V1", Some(pfn), format!("PageOffline page held by no registered driver: {}", p.dump(pfn)));
-                }
-            }
-        }
-        if orphans > MAX_ORPHANS_LISTED {
-            report("V1", None, format!("{orphans} PageOffline pages in online memory are held by no registered driver"));
-        }
-    }
-}
 
 /// Where a pfn is, in words, for a driver's report.
 pub(crate) fn describe(ctx: &dyn NotifyCtx, pfn: Pfn) -> String {

@@ -53,7 +53,6 @@
 //! notifier calls) → `sbm` (the state lock, never held while waiting for
 //! `hotplug_mutex`) → pcp lock → zone->lock.
 
-use super::{page_ref_dec, page_ref_dec_and_test, page_ref_inc};
 use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::memmap::Memmap;
@@ -61,7 +60,7 @@ use crate::hotplug::memory_block::BlockState;
 use crate::hotplug::notifier::{MemAction, MemoryNotifier, MemoryNotify, NotifyCtx};
 use crate::contig::{alloc_contig_range, free_contig_range};
 use crate::page_alloc::FreePath;
-use crate::page_ref::{page_count, set_page_count};
+use crate::page_ref::{page_count, page_ref_dec, page_ref_dec_and_test, page_ref_inc, set_page_count};
 use crate::sync::Mutex;
 use crate::system::Cpu;
 use crate::{Pfn, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
@@ -604,7 +603,7 @@ impl MemoryNotifier for VirtioMem {
         true
     }
 
-    fn check(&self, ctx: &dyn NotifyCtx, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
+    fn check_pages(&self, ctx: &dyn NotifyCtx, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
         // No online/offline can be in flight: the checker holds
         // mem_hotplug_lock, which both hold throughout.
         if let Some(h @ (HotplugHolder::Online(b) | HotplugHolder::Offline(b))) = self.hotplug.holder() {

@@ -16,7 +16,7 @@
 //! the range must be a free block on an ISOLATE list, a PG_hwpoison page or
 //! a PageOffline page at refcount 0; anything else is recorded as a
 //! violation (the kernel BUG_ONs). O2 there too: a PG_hwpoison page left in
-//! the range is contained ([`hwpoison_contained`]: memory failure holds it,
+//! the range is contained ([`crate::page::Page::hwpoison_contained`]: memory failure holds it,
 //! or nobody does), never one its owner still holds (C22). M2/M4: vmemmap pages are Reserved,
 //! refcount 1, never onlined, and released to the altmap exactly once.
 //! Lock order: device_hotplug_lock → memmap.hotplug (mem_hotplug_lock) →
@@ -29,7 +29,6 @@ use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::memmap::SectionState;
 use crate::hotplug::memory_block::BlockState;
-use crate::memory_failure::hwpoison_contained;
 use crate::migrate::{MigrateError, MigrateReason};
 use crate::hotplug::notifier::{MemAction, MemoryNotify, NotifyCtx};
 use crate::page_alloc::FreePath;
@@ -88,7 +87,7 @@ impl<F: FreePath> NotifyCtx for System<F> {
         // flag a PageOffline page): like every high-order free here, only
         // the healthy parts go to buddy, the poisoned pages stay out (H1;
         // the kernel's generic_online_page has C15's hole).
-        self.free_healthy_parts(pfn, order);
+        self.zone.free_healthy_parts::<F>(&self.memmap, pfn, order);
         Ok(())
     }
     fn adjust_managed_page_count(&self, delta: i64) {
@@ -367,7 +366,7 @@ impl<F: FreePath> System<F> {
                 Some(pfn),
                 format!("offline of block {nr} refused on its own vmemmap page {pfn:#x}: it can never move, so this offline can never succeed"),
             );
-        } else if self.memmap.pfn_to_page(pfn).is_ok_and(hwpoison_contained) {
+        } else if self.memmap.pfn_to_page(pfn).is_ok_and(|p| p.hwpoison_contained()) {
             self.record_violation(
                 "O4",
                 Some(pfn),
@@ -532,7 +531,7 @@ impl<F: FreePath> System<F> {
         while pfn < end {
             let Ok(p) = self.memmap.pfn_to_page(pfn) else { break };
             if !p.PageBuddy() && p.PageHWPoison() {
-                if !hwpoison_contained(p) {
+                if !p.hwpoison_contained() {
                     // O2: the owner still holds this page and will use and
                     // free it after its memory is gone (C22's hole).
                     let rc = page_count(p);

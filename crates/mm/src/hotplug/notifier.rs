@@ -87,7 +87,7 @@ pub trait MemoryNotifier: Send + Sync {
     /// The driver's own invariants (balloon conservation, V1–V5, CMM1),
     /// reported through `report(id, pfn, msg)`. Called by `System::check`
     /// with mem_hotplug_lock held and no allocator lock held.
-    fn check(&self, _ctx: &dyn NotifyCtx, _report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {}
+    fn check_pages(&self, _ctx: &dyn NotifyCtx, _report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {}
     /// Every PageOffline page this driver holds, for the checker's "no
     /// PageOffline page without an owner" rule.
     fn for_each_offline_page(&self, _ctx: &dyn NotifyCtx, _f: &mut dyn FnMut(Pfn)) {}

@@ -1,8 +1,7 @@
 //! Memory failure (`mm/memory-failure.c`): hard offline
 //! ([`System::memory_failure`]), soft offline ([`System::soft_offline_page`]),
-//! unpoison ([`System::unpoison_memory`]), and the buddy helpers
-//! [`System::take_page_off_buddy`], [`System::put_page_back_buddy`] and
-//! [`System::is_free_buddy_page`] (research/kernel.md A.10, A.15).
+//! unpoison ([`System::unpoison_memory`]), over the buddy helpers of
+//! [`crate::page_alloc::hwpoison`].
 //!
 //! The two offlines differ on purpose (Horiguchi, B3):
 //! * hard offline (an uncorrected error: the data is gone) sets PG_hwpoison
@@ -65,32 +64,27 @@
 //! Nothing here is called with zone->lock or a pcp lock held, and memory
 //! offline never takes `mf_mutex`.
 
+mod hugetlb;
+pub mod state;
+
+use state::MfState;
+
 use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::folio::{folio_set_has_hwpoisoned, folio_test_thp};
-use crate::hugetlb::HandlePoison;
+use hugetlb::HandlePoison;
 use crate::memmap::SectionState;
-use crate::memory::{owner_vpn, Pte};
+use crate::pgtable::{owner_vpn, Pte};
 use crate::migrate::MigrateReason;
 use crate::page::Page;
-use crate::page_alloc::buddy::block_mt;
-use crate::page_alloc::zone::FreeArea;
 use crate::page_alloc::FreePath;
 use crate::page_isolation::raw_set_pageblock_migratetype;
-use crate::page_ref::{get_page_unless_zero, page_count, put_page_testzero, set_page_count};
+use crate::page_ref::{get_page_unless_zero, page_count, page_ref_inc, set_page_count};
 use crate::pageblock::{get_pageblock_migratetype, MigrateType};
-use crate::sync::atomic::Ordering;
 use crate::sync::MutexGuard;
 use crate::system::{Cpu, System};
-use crate::{Pfn, MAGIC_HWPOISON, MAX_PAGE_ORDER, PAGES_PER_SECTION};
+use crate::Pfn;
 
-/// State guarded by `mf_mutex`.
-#[derive(Debug, Default)]
-pub(crate) struct MfState {
-    /// A hardware (not software-injected) memory failure happened:
-    /// unpoison is refused from then on.
-    pub(crate) hw_memory_failure: bool,
-}
 
 /// What memory_failure did (`action_result`'s MF_*, plus -EHWPOISON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,133 +118,8 @@ pub enum HwpGet {
     Unhandlable,
 }
 
-/// `page_ref_inc`: a raw increment (the caller knows the page is its own).
-#[inline]
-fn page_ref_inc(p: &Page) {
-    p.refcount.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A PG_hwpoison page that nobody but memory failure holds: it holds it
-/// itself ([`Page::PageHWPoisonHeld`], or taken off buddy: MAGIC_HWPOISON),
-/// or the free path leaked it at refcount 0 once its owner let go. Memory
-/// offline may leave such a page behind in the range it takes offline. One
-/// that fails this test is flagged but still in its owner's hands
-/// (memory_failure could only flag it: MF_IGNORED, MF_DELAYED): the owner
-/// will use and free it, so it blocks offline like any page in use (the
-/// kernel skips it anyway: C22).
-pub fn hwpoison_contained(p: &Page) -> bool {
-    p.PageHWPoison() && (p.PageHWPoisonHeld() || p.PageHWPoisonTakenOff() || page_count(p) == 0)
-}
-
 impl<F: FreePath> System<F> {
-    /// `num_poisoned_pages_inc`: the global and the memory block's count.
-    pub(crate) fn num_poisoned_pages_inc(&self, pfn: Pfn) {
-        self.num_poisoned_pages.fetch_add(1, crate::sync::plain::Ordering::Relaxed);
-        if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
-            b.nr_hwpoison.fetch_add(1, crate::sync::plain::Ordering::Relaxed);
-        }
-    }
 
-    /// `num_poisoned_pages_sub`.
-    pub(crate) fn num_poisoned_pages_sub(&self, pfn: Pfn, n: i64) {
-        self.num_poisoned_pages.fetch_sub(n, crate::sync::plain::Ordering::Relaxed);
-        if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
-            b.nr_hwpoison.fetch_sub(n, crate::sync::plain::Ordering::Relaxed);
-        }
-    }
-
-    /// `is_free_buddy_page` with zone->lock held by the caller.
-    fn __is_free_buddy_page(&self, pfn: Pfn) -> bool {
-        (0..=MAX_PAGE_ORDER).any(|order| {
-            let head = pfn & !((1u64 << order) - 1);
-            self.memmap.pfn_to_page(head).is_ok_and(|h| h.PageBuddy() && h.buddy_order() >= order)
-        })
-    }
-
-    /// `is_free_buddy_page`: is `pfn` inside a free buddy block?
-    pub fn is_free_buddy_page(&self, pfn: Pfn) -> bool {
-        let _fa = self.zone.lock.lock();
-        self.__is_free_buddy_page(pfn)
-    }
-
-    /// `take_page_off_buddy`: under zone->lock, if `pfn` lies in a free
-    /// buddy block, take the block off its list, give every half that does
-    /// not hold `pfn` back (`break_down_buddy_pages`), and leave `pfn` at
-    /// refcount 0, untyped, on no list, private = MAGIC_HWPOISON, one page
-    /// less in NR_FREE_PAGES (unless its block is isolated). False if the
-    /// page is not free (allocated meanwhile: the caller retries).
-    pub fn take_page_off_buddy(&self, pfn: Pfn) -> bool {
-        let mm = &self.memmap;
-        let Ok(page) = mm.pfn_to_online_page(pfn) else { return false };
-        let mut fa = self.zone.lock.lock();
-        for order in 0..=MAX_PAGE_ORDER {
-            let head = pfn & !((1u64 << order) - 1);
-            let Ok(h) = mm.pfn_to_page(head) else { break };
-            if h.PageBuddy() && h.buddy_order() >= order {
-                let page_order = h.buddy_order();
-                let mt = block_mt(mm, head);
-                self.zone.del_page_from_free_list(mm, &mut fa, head, page_order);
-                self.break_down_buddy_pages(&mut fa, head, pfn, page_order, mt);
-                page.set_page_private(MAGIC_HWPOISON);
-                if !mt.is_isolate() {
-                    self.zone.mod_free_pages(-1);
-                }
-                return true;
-            }
-            if page_count(h) > 0 {
-                // An allocated (compound) page covers pfn: not free.
-                break;
-            }
-        }
-        false
-    }
-
-    /// `break_down_buddy_pages`: split a free block of order `high` at
-    /// `head` down to the single page `target`, listing every other half on
-    /// `mt` (zone->lock held: the guard is the proof).
-    fn break_down_buddy_pages(&self, fa: &mut FreeArea, mut head: Pfn, target: Pfn, mut high: u32, mt: MigrateType) {
-        let mut size = 1u64 << high;
-        while high > 0 {
-            high -= 1;
-            size >>= 1;
-            let current = if target >= head + size {
-                let c = head;
-                head += size;
-                c
-            } else {
-                head + size
-            };
-            self.zone.add_to_free_list(&self.memmap, fa, current, high, mt, false);
-        }
-    }
-
-    /// `put_page_back_buddy`: unpoison of a taken-off page. Drops the
-    /// caller's (steady-state) reference; if it was the last, the page goes
-    /// back to buddy with its flag and MAGIC cleared. True if the page was
-    /// poisoned and is free again.
-    pub fn put_page_back_buddy(&self, pfn: Pfn) -> bool {
-        let mm = &self.memmap;
-        let Ok(page) = mm.pfn_to_online_page(pfn) else { return false };
-        let mut fa = self.zone.lock.lock();
-        if !matches!(put_page_testzero(page, pfn), Ok(true)) {
-            return false;
-        }
-        page.set_page_private(0);
-        let was = page.TestClearPageHWPoison();
-        let mt = block_mt(mm, pfn);
-        self.zone.__free_one_page(mm, &mut fa, pfn, 0, mt, false);
-        was
-    }
-
-    /// `set_hwpoison_free_buddy_page` (pre-5.10): flag `pfn` if it is
-    /// inside a free buddy block, leaving it there.
-    fn set_hwpoison_free_buddy_page(&self, pfn: Pfn) -> bool {
-        let _fa = self.zone.lock.lock();
-        if !self.__is_free_buddy_page(pfn) {
-            return false;
-        }
-        self.memmap.pfn_to_page(pfn).is_ok_and(|p| !p.TestSetPageHWPoison())
-    }
 
     /// The pfn lookup of memory_failure and soft offline:
     /// `pfn_to_online_page` (-ENXIO / -EIO for offline memory), or with
@@ -283,7 +152,7 @@ impl<F: FreePath> System<F> {
         let head = p.compound_head_pfn().unwrap_or(pfn);
         let hp = if head == pfn { p } else { self.memmap.pfn_to_page(head).ok()? };
         // HWPoisonHandlable: only LRU folios and free buddy pages.
-        if !hp.PageLRU() && !self.is_free_buddy_page(pfn) {
+        if !hp.PageLRU() && !self.zone.is_free_buddy_page(&self.memmap, pfn) {
             return None;
         }
         Some(get_page_unless_zero(hp))
@@ -327,7 +196,7 @@ impl<F: FreePath> System<F> {
                         }
                         return Ok(HwpGet::Busy);
                     }
-                    if self.hugetlb_folio(pfn).is_none() && !self.is_free_buddy_page(pfn) {
+                    if self.hugetlb_folio(pfn).is_none() && !self.zone.is_free_buddy_page(&self.memmap, pfn) {
                         // Raced with a free (the page is on its way to buddy).
                         if pass < 3 {
                             pass += 1;
@@ -399,8 +268,8 @@ impl<F: FreePath> System<F> {
             self.num_poisoned_pages_inc(pfn);
             match self.get_hwpoison_page(cpu, pfn, false)? {
                 HwpGet::Free => {
-                    if self.is_free_buddy_page(pfn) {
-                        if self.take_page_off_buddy(pfn) {
+                    if self.zone.is_free_buddy_page(&self.memmap, pfn) {
+                        if self.zone.take_page_off_buddy(&self.memmap, pfn) {
                             page_ref_inc(p);
                             p.SetPageHWPoisonHeld();
                             return Ok(MfResult::Recovered);
@@ -575,10 +444,10 @@ impl<F: FreePath> System<F> {
         // memory_failure's hold ends here whichever way the page goes.
         p.ClearPageHWPoisonHeld();
         if p.PageHWPoisonTakenOff() {
-            if rc != 1 || !self.put_page_back_buddy(pfn) {
+            if rc != 1 || !self.zone.put_page_back_buddy(&self.memmap, pfn) {
                 return Err(Error::Busy { pfn, reason: "unpoison: taken-off page not in its steady state".into() });
             }
-        } else if self.is_free_buddy_page(pfn) {
+        } else if self.zone.is_free_buddy_page(&self.memmap, pfn) {
             // A bug left the flag on a free page: just clear it.
             p.ClearPageHWPoison();
         } else if p.PageTail() || p.page_type().is_some() || p.PageReserved() {
@@ -597,46 +466,6 @@ impl<F: FreePath> System<F> {
         Ok(())
     }
 
-    /// The checker's hwpoison pass (H2: the taken-off and held states) over
-    /// `candidates`, the pfns the checker's memmap walk found with
-    /// PG_hwpoison, PG_hwpoison_held or MAGIC_HWPOISON; run by
-    /// [`System::check`] with the allocator locks held. PG_hwpoison pages
-    /// on lists are H1 (reported with the lists); free hugetlb folios are
-    /// HR3 (the hugetlb pass); soft offline's flag on a page in use is H3,
-    /// recorded when it happens.
-    pub(crate) fn check_hwpoison(&self, candidates: &[Pfn], report: &mut impl FnMut(&'static str, Option<Pfn>, String)) {
-        let in_flight = self.mf_mutex.try_lock().is_none();
-        let mm = &self.memmap;
-        for &pfn in candidates {
-            let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
-            // Flagged in place without either marker: leaked, or still
-            // held by its owner (hard offline may fail to contain, and
-            // flags first); nothing to check here.
-            let magic = p.PageHWPoisonTakenOff();
-            let held = p.PageHWPoisonHeld();
-            if !(magic || held) || p.PageBuddy() {
-                continue;
-            }
-            if held && !in_flight && (!p.PageHWPoison() || page_count(p) < 1 || p.page_mapped()) {
-                report(
-                    "H2",
-                    Some(pfn),
-                    format!("page memory_failure holds is not poisoned, referenced and unmapped: {}", p.dump(pfn)),
-                );
-            }
-            if !magic {
-                continue;
-            }
-            let steady = page_count(p) == 1 && p.PageHWPoison() && !p.page_mapped() && p.page_type().is_none();
-            if !(in_flight || steady) {
-                report(
-                    "H2",
-                    Some(pfn),
-                    format!("page taken off buddy is not in the steady state (refcount 1, PG_hwpoison, unmapped): {}", p.dump(pfn)),
-                );
-            }
-        }
-    }
 }
 
 /// Where a soft offline stands (see [`SoftOffline::step`]).
@@ -745,7 +574,7 @@ impl<F: FreePath> SoftOffline<'_, F> {
                     // Pre-5.10: free the source normally, then flag it if it
                     // is found in buddy — where it stays.
                     let _ = cpu.put_page(pfn);
-                    if sys.set_hwpoison_free_buddy_page(pfn) {
+                    if sys.zone.set_hwpoison_free_buddy_page(&sys.memmap, pfn) {
                         sys.num_poisoned_pages_inc(pfn);
                     }
                     Ok(())
@@ -780,7 +609,7 @@ impl<F: FreePath> SoftOffline<'_, F> {
             if huge.is_some() && sys.dissolve_free_hugetlb_folio(pfn).is_err() {
                 return self.busy("free huge page could not be dissolved");
             }
-            if sys.set_hwpoison_free_buddy_page(pfn) {
+            if sys.zone.set_hwpoison_free_buddy_page(&sys.memmap, pfn) {
                 sys.num_poisoned_pages_inc(pfn);
                 return self.finish(Ok(()));
             }

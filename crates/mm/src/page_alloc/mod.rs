@@ -15,6 +15,7 @@
 pub mod alloc;
 pub mod buddy;
 pub mod free;
+pub mod hwpoison;
 pub mod list;
 pub mod pcp;
 pub mod zone;

@@ -166,7 +166,7 @@ impl<F: FreePath> Actor<'_, F> {
             }
             Op::SetPmd { i, .. } => {
                 let Some(head) = pick(&self.h.swap, i) else { return skip("no swap-cache entry held") };
-                let Some(vpn) = sys.pfn_to_page(head).ok().and_then(|p| mm::memory::owner_vpn(p.owner())) else {
+                let Some(vpn) = sys.pfn_to_page(head).ok().and_then(|p| mm::pgtable::owner_vpn(p.owner())) else {
                     return skip("the folio belongs at no address");
                 };
                 st.resolved(Resolved::SetPmd { cpu, vpn, pfn: head });
