@@ -131,8 +131,8 @@ fn field(line: &str, key: &str) -> Option<u64> {
 }
 
 fn parse_line(p: &mut Progress, line: &str, started: Instant) {
-    if line.starts_with('#') {
-        if let Some(n) = line[1..].split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse().ok()) {
+    if let Some(rest) = line.strip_prefix('#') {
+        if let Some(n) = rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse().ok()) {
             p.execs = n;
         }
         if let Some(v) = field(line, "cov:") {
@@ -353,14 +353,14 @@ use fuzzing::rng::SplitMix64 as Rng;
 
 /// 16 to 1039 random bytes: one stable-mode input.
 fn random_bytes(rng: &mut Rng) -> Vec<u8> {
-    let n = 16 + (rng.next() % 1024) as usize;
-    (0..n).map(|_| rng.next() as u8).collect()
+    let n = 16 + (rng.next_u64() % 1024) as usize;
+    (0..n).map(|_| rng.next_u64() as u8).collect()
 }
 
 fn random_ops(rng: &mut Rng, max: u64) -> Vec<fuzzing::ops::Op> {
     use arbitrary::Arbitrary;
-    let n = rng.next() % (max + 1);
-    let bytes: Vec<u8> = (0..n * 12).map(|_| rng.next() as u8).collect();
+    let n = rng.next_u64() % (max + 1);
+    let bytes: Vec<u8> = (0..n * 12).map(|_| rng.next_u64() as u8).collect();
     let mut u = arbitrary::Unstructured::new(&bytes);
     (0..n).filter_map(|_| fuzzing::ops::Op::arbitrary(&mut u).ok()).collect()
 }
@@ -368,17 +368,17 @@ fn random_ops(rng: &mut Rng, max: u64) -> Vec<fuzzing::ops::Op> {
 /// A random `seq` input with up to the target's op count (random bytes
 /// through `arbitrary` would stop after a couple of ops).
 fn random_seq(rng: &mut Rng, c: &Campaign) -> fuzzing::scenario::Scenario {
-    let input = input::SeqInput { knobs: rng.next() as u8, ops: random_ops(rng, input::MAX_SEQ_OPS as u64) };
+    let input = input::SeqInput { knobs: rng.next_u64() as u8, ops: random_ops(rng, input::MAX_SEQ_OPS as u64) };
     input::seq_scenario(&input, c)
 }
 
 fn random_conc(rng: &mut Rng, c: &Campaign) -> fuzzing::scenario::Scenario {
-    let nt = 2 + rng.next() % 3;
+    let nt = 2 + rng.next_u64() % 3;
     let input = input::ConcInput {
-        knobs: rng.next() as u8,
+        knobs: rng.next_u64() as u8,
         setup: random_ops(rng, input::MAX_SETUP_OPS as u64),
         threads: (0..nt).map(|_| random_ops(rng, input::MAX_THREAD_OPS as u64)).collect(),
-        steps: (0..rng.next() % 5).map(|_| ((rng.next() % 400) as u16, rng.next() as u8)).collect(),
+        steps: (0..rng.next_u64() % 5).map(|_| ((rng.next_u64() % 400) as u16, rng.next_u64() as u8)).collect(),
     };
     input::conc_scenario(&input, c)
 }

@@ -51,7 +51,7 @@ pub(crate) struct FmtArgs {
 
 /// What an input file is.
 pub(crate) enum Input {
-    Scenario(Scenario),
+    Scenario(Box<Scenario>),
     /// Raw bytes of the `scenario` target (parser input).
     ParserText(Vec<u8>),
 }
@@ -78,11 +78,11 @@ pub(crate) fn load(path: &Path, target: Option<&str>, campaign: &Campaign) -> Re
     }
     if looks_like_scenario(&data) {
         let text = String::from_utf8_lossy(&data);
-        return scenario::parse(&path.display().to_string(), &text).map(Input::Scenario).map_err(|e| e.to_string());
+        return scenario::parse(&path.display().to_string(), &text).map(|sc| Input::Scenario(Box::new(sc))).map_err(|e| e.to_string());
     }
     match target.as_deref() {
-        Some("seq") => Ok(Input::Scenario(input::seq_input(&data, campaign))),
-        Some("conc") => Ok(Input::Scenario(input::conc_input(&data, campaign))),
+        Some("seq") => Ok(Input::Scenario(Box::new(input::seq_input(&data, campaign)))),
+        Some("conc") => Ok(Input::Scenario(Box::new(input::conc_input(&data, campaign)))),
         Some("scenario") => Ok(Input::ParserText(data)),
         Some(t) => Err(format!("{}: unknown fuzz target `{t}` (seq, conc or scenario)", path.display())),
         None => Err(format!(
@@ -99,7 +99,7 @@ fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
             let mut v: Vec<PathBuf> = std::fs::read_dir(f)
                 .map_err(|e| Failure::run(format!("{}: {e}", f.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) && !p.extension().is_some_and(|e| e == "md"))
+                .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) && p.extension().is_none_or(|e| e != "md"))
                 .collect();
             v.sort();
             out.extend(v);

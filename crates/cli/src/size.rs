@@ -60,7 +60,7 @@ pub(crate) fn human_bytes(b: u64) -> String {
 /// The size as the CLI would accept it back: `1G`, `384M`.
 pub(crate) fn short_size(b: u64) -> String {
     for (shift, suf) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if b >= 1 << shift && b % (1 << shift) == 0 {
+        if b >= 1 << shift && b.is_multiple_of(1 << shift) {
             return format!("{}{suf}", b >> shift);
         }
     }

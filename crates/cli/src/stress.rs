@@ -72,27 +72,7 @@ enum Op {
 }
 const NR_OPS: usize = 9;
 
-/// xorshift64 (Marsaglia), seeded through splitmix64 so that nearby seeds
-/// give unrelated streams and the state is never zero.
-struct XorShift(u64);
 
-impl XorShift {
-    fn new(seed: u64, stream: u64) -> XorShift {
-        let mut z = seed.wrapping_add(stream.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        XorShift((z ^ (z >> 31)) | 1)
-    }
-    #[inline]
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
 
 /// What a worker publishes for the progress line (one cache line each).
 #[repr(align(128))]
@@ -122,7 +102,8 @@ type Counts = [u64; NR_OPS];
 
 fn worker(cpu: Cpu<'_, Landed>, nr_pages: u64, seed: u64, sh: &Shared) -> Counts {
     let id = cpu.id();
-    let mut rng = XorShift::new(seed, id as u64);
+    // One stream per thread: splitmix64 gives nearby seeds unrelated streams.
+    let mut rng = fuzzing::rng::SplitMix64(seed ^ (id as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut c: Counts = [0; NR_OPS];
     let mut held: Vec<(u64, u32)> = Vec::with_capacity(HOLD_MAX_PAGES as usize);
     let mut held_pages = 0u64;
@@ -130,7 +111,7 @@ fn worker(cpu: Cpu<'_, Landed>, nr_pages: u64, seed: u64, sh: &Shared) -> Counts
     let mut err: Option<String> = None;
 
     'run: loop {
-        if n % PUBLISH_EVERY == 0 {
+        if n.is_multiple_of(PUBLISH_EVERY) {
             let p = &sh.progress[id];
             p.ops.store(n, Ordering::Relaxed);
             p.held.store(held_pages, Ordering::Relaxed);
@@ -139,7 +120,7 @@ fn worker(cpu: Cpu<'_, Landed>, nr_pages: u64, seed: u64, sh: &Shared) -> Counts
             }
         }
         n += 1;
-        let r = rng.next();
+        let r = rng.next_u64();
         let kind = r & 127;
         // Orders: 0 mostly; 1, 2, 3 now and then.
         let order = match (r >> 8) & 31 {

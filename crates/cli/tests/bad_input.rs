@@ -18,7 +18,7 @@ fn out_of_range_and_absent_pfns_are_errors() {
     assert_eq!(c.put_page(far), Err(Error::PfnOutOfRange { pfn: far, max_pfn: 2 * PAGES_PER_SECTION }));
     let absent = PAGES_PER_SECTION + 1;
     assert_eq!(c.put_page(absent), Err(Error::PfnNotPresent { pfn: absent }));
-    assert_eq!(c.get_page_unless_zero(u64::MAX).unwrap_err().to_string().contains("out of range"), true);
+    assert!(c.get_page_unless_zero(u64::MAX).unwrap_err().to_string().contains("out of range"));
     let msg = c.put_page(far).unwrap_err().to_string();
     assert!(msg.contains(&format!("{far:#x}")), "the error names the pfn: {msg}");
     assert!(s.check().is_empty());

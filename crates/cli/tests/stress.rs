@@ -8,19 +8,11 @@
 // Std-only: shuttle primitives need a shuttle execution (see shuttle_*.rs).
 #![cfg(not(feature = "shuttle"))]
 
+use fuzzing::rng::SplitMix64;
 use mm::{Config, Landed, MigrateType, System, SECTION_SIZE};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[test]
 fn threads_alloc_free_speculate_and_drain_then_checker_is_clean() {
@@ -47,11 +39,11 @@ fn threads_alloc_free_speculate_and_drain_then_checker_is_clean() {
             let (sys, stop, ops, spec_hits) = (&sys, &stop, &ops, &spec_hits);
             s.spawn(move || {
                 let cpu = sys.cpu(id).unwrap();
-                let mut rng = Rng(0x9e37_79b9 ^ (id as u64 + 1) * 0x1234_5678_9abc);
+                let mut rng = SplitMix64(0x9e37_79b9 ^ ((id as u64 + 1) * 0x1234_5678_9abc));
                 let mut held: Vec<(u64, u32)> = Vec::new();
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let r = rng.next();
+                    let r = rng.next_u64();
                     match r % 16 {
                         0..=6 if held.len() < 3000 => {
                             let order = match r >> 8 & 63 {

@@ -434,14 +434,13 @@ impl Model {
             (Resolved::Get { pfn, .. }, R::Ok) | (Resolved::GetUnlessZero { pfn, .. }, R::Bool(true)) => {
                 self.pages.get_mut(pfn).ok_or_else(|| format!("a reference was taken on {pfn:#x}, which the model has free"))?.refs += 1;
             }
-            (Resolved::Fault { vpn, .. }, R::Pfn(p)) => {
-                if self.ptes.get(vpn) != Some(p) {
+            (Resolved::Fault { vpn, .. }, R::Pfn(p))
+                if self.ptes.get(vpn) != Some(p) => {
                     self.pcp_clean = false;
                     self.check_new(*p, 1)?;
                     self.pages.insert(*p, MPage { npages: 1, refs: 1, vpn: Some(*vpn), lru_isolated: false, user: true });
                     self.ptes.insert(*vpn, *p);
                 }
-            }
             (Resolved::Fault { .. }, _) => self.pcp_clean = false,
             (Resolved::Unmap { vpn, pfn, .. }, R::Pfn(_)) => {
                 self.ptes.remove(vpn);

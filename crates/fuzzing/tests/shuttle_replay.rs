@@ -180,7 +180,7 @@ fn workload(out: Arc<StdMutex<Vec<Outcome>>>) -> impl Fn() + Send + Sync + 'stat
 /// first `within`) to random tasks (0..3), from `seed`.
 fn random_steps(seed: u64, n: usize, within: u32) -> Schedule {
     let mut rng = SplitMix64(seed);
-    let mut steps: Vec<StepPreempt> = (0..n).map(|_| StepPreempt { step: (rng.next() % within.max(1) as u64) as u32, then: (rng.next() % 3) as usize }).collect();
+    let mut steps: Vec<StepPreempt> = (0..n).map(|_| StepPreempt { step: (rng.next_u64() % within.max(1) as u64) as u32, then: (rng.next_u64() % 3) as usize }).collect();
     steps.sort_by_key(|s| s.step);
     Schedule { named: Vec::new(), steps }
 }

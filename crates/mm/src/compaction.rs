@@ -103,9 +103,13 @@ pub const COMPACT_MAX_PASSES: u32 = 5;
 /// v6.0 order (the stale-read detector's snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DescSnapshot {
+    /// The owner tag (who the page belongs to).
     pub owner: u64,
+    /// The compound-head word (a tail's head pfn).
     pub compound_head: u64,
+    /// The compound order and flags word.
     pub compound_info: u32,
+    /// PG_head.
     pub head: bool,
 }
 
@@ -156,6 +160,7 @@ pub enum IsolateFail {
 pub enum ScanTake {
     /// Isolated with one scanner reference; skip `n` pfns (a whole folio).
     Isolated(u64),
+    /// Not isolated, and why.
     Failed(IsolateFail),
 }
 
@@ -320,7 +325,7 @@ impl<F: FreePath> Cpu<'_, F> {
     pub fn compact_range(&self, start: Pfn, end: Pfn) -> Result<CompactResult> {
         let sys = self.system();
         let mm = sys.memmap();
-        if start >= end || start % PAGEBLOCK_NR_PAGES != 0 || end % PAGEBLOCK_NR_PAGES != 0 {
+        if start >= end || !start.is_multiple_of(PAGEBLOCK_NR_PAGES) || !end.is_multiple_of(PAGEBLOCK_NR_PAGES) {
             return Err(Error::BadRequest(format!("compact_range {start:#x}..{end:#x}: not a pageblock-aligned range")));
         }
         let mut pfn = start;

@@ -56,7 +56,7 @@ pub fn alloc_contig_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, end: Pfn) -
     let sys = cpu.system();
     let mm = sys.memmap();
     let zone = sys.zone();
-    if start >= end || start % PAGEBLOCK_NR_PAGES != 0 || end % PAGEBLOCK_NR_PAGES != 0 {
+    if start >= end || !start.is_multiple_of(PAGEBLOCK_NR_PAGES) || !end.is_multiple_of(PAGEBLOCK_NR_PAGES) {
         return Err(Error::BadRequest(format!(
             "alloc_contig_range [{start:#x}, {end:#x}): not a non-empty pageblock-aligned range"
         )));

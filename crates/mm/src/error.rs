@@ -11,6 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Each variant is documented; its fields are the operands its message
+// names (the pfn, the count, the order, ...).
+#[allow(missing_docs)]
 pub enum Error {
     /// The pfn lies beyond the last section the memmap can describe.
     PfnOutOfRange { pfn: Pfn, max_pfn: Pfn },

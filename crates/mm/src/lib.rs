@@ -30,6 +30,8 @@
 //! → `mem_hotplug_lock` → `ptl` → `pcp_batch_high_lock` →
 //! `pcpu_drain_mutex` → `pcp->lock` → `zone->lock`.
 
+#![warn(missing_docs)]
+
 pub mod boot;
 pub mod check;
 pub mod compaction;

@@ -357,7 +357,9 @@ impl Memmap {
         if base.is_null() {
             return Err(Error::PfnNotPresent { pfn });
         }
-        // SAFETY (of the offset): within the section's FRAME_BYTES mapping.
+        // SAFETY: a non-null `frames` points to the section's FRAME_BYTES
+        // mapping, which lives as long as the Memmap; the offset is masked
+        // to the section, so the result stays inside it.
         Ok(unsafe { base.add((pfn & SECTION_MASK) as usize * PAGE_SIZE) })
     }
 

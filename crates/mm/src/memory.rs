@@ -17,6 +17,7 @@
 //! * a `Pte::Pmd(head)` entry in each slot of a 2 MiB-aligned range is a
 //!   PMD mapping of an order-9 THP; `unmap` of one of its pages splits the
 //!   PMD into PTEs first ([`crate::folio`]).
+//!
 //! Lock order: `ptl` (the page-table lock) → pcp lock → zone->lock. Frames
 //! of mapped pages are only read or written under `ptl`.
 

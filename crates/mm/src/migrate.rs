@@ -26,8 +26,11 @@ use crate::Pfn;
 /// `enum migrate_reason` (the ones the model uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MigrateReason {
+    /// `MR_MEMORY_HOTPLUG`: offline's do_migrate_range.
     MemoryHotplug,
+    /// `MR_MEMORY_FAILURE`: soft offline (the source is kept).
     MemoryFailure,
+    /// `MR_COMPACTION`: compaction and alloc_contig_range.
     Compaction,
 }
 

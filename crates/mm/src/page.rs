@@ -42,20 +42,31 @@ pub const NIL: u32 = u32::MAX;
 /// PG_* flag bits (`enum pageflags`), kernel names.
 #[allow(non_upper_case_globals)]
 pub mod pg {
+    /// Locked by its user (`folio_lock`).
     pub const PG_locked: u64 = 1 << 0;
+    /// Referenced recently (LRU aging).
     pub const PG_referenced: u64 = 1 << 1;
+    /// Contents valid.
     pub const PG_uptodate: u64 = 1 << 2;
     /// virtio-mem reuses PG_dirty on PageOffline pages for "never onlined".
     pub const PG_dirty: u64 = 1 << 3;
+    /// On an LRU list (movable by migration).
     pub const PG_lru: u64 = 1 << 4;
+    /// The head page of a compound page.
     pub const PG_head: u64 = 1 << 5;
+    /// On the active LRU.
     pub const PG_active: u64 = 1 << 6;
+    /// Has filesystem private data.
     pub const PG_private: u64 = 1 << 7;
+    /// Reserved: never freed to buddy (vmemmap pages, the kernel image).
     pub const PG_reserved: u64 = 1 << 8;
+    /// In the swap cache.
     pub const PG_swapcache: u64 = 1 << 9;
+    /// Hardware-poisoned: never to be handed out again.
     pub const PG_hwpoison: u64 = 1 << 10;
     /// THP: set on the second page when some subpage is poisoned.
     pub const PG_has_hwpoisoned: u64 = 1 << 11;
+    /// mlock()ed.
     pub const PG_mlocked: u64 = 1 << 12;
     /// Model-only (the kernel has no such bit): memory_failure or soft
     /// offline holds this PG_hwpoison page — it contained it (unmapped it
@@ -64,11 +75,15 @@ pub mod pg {
     /// page that its owner still holds (memory_failure could only flag it)
     /// is in use, and memory must not go offline under it (C22).
     pub const PG_hwpoison_held: u64 = 1 << 13;
-    /// hugetlb private bits (HPG_*), kept on the head page.
+    /// hugetlb private bits (HPG_*), kept on the head page: on the freelist.
     pub const HPG_freed: u64 = 1 << 16;
+    /// hugetlb: in use and migratable.
     pub const HPG_migratable: u64 = 1 << 17;
+    /// hugetlb: a temporary (surplus) folio.
     pub const HPG_temporary: u64 = 1 << 18;
+    /// hugetlb: its vmemmap is optimized away.
     pub const HPG_vmemmap_optimized: u64 = 1 << 19;
+    /// hugetlb: its raw-error list is unreliable.
     pub const HPG_raw_hwp_unreliable: u64 = 1 << 20;
 
     /// Flags that must be clear when a page is freed (the kernel's
@@ -109,13 +124,21 @@ pub mod pg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum PageType {
+    /// `PGTY_buddy`: the head of a free buddy block.
     Buddy = 0xf0,
+    /// `PGTY_offline`: logically offline (a balloon driver's page).
     Offline = 0xf1,
+    /// `PGTY_table`: a page-table page.
     Table = 0xf2,
+    /// `PGTY_guard`: a debug guard page.
     Guard = 0xf3,
+    /// `PGTY_hugetlb`: the head of a hugetlb folio.
     Hugetlb = 0xf4,
+    /// `PGTY_slab`: a slab page.
     Slab = 0xf5,
+    /// `PGTY_zsmalloc`.
     Zsmalloc = 0xf6,
+    /// `PGTY_unaccepted`: memory not yet accepted (confidential VMs).
     Unaccepted = 0xf7,
 }
 

@@ -51,9 +51,15 @@ impl IsolFlags {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolateError {
     /// Another isolator owns the block (I2).
-    Busy { pfn: Pfn },
+    Busy {
+        /// The block's first pfn.
+        pfn: Pfn,
+    },
     /// has_unmovable_pages found this page.
-    Unmovable { pfn: Pfn },
+    Unmovable {
+        /// The page.
+        pfn: Pfn,
+    },
 }
 
 /// What a page looks like to has_unmovable_pages.
@@ -213,9 +219,7 @@ impl Zone {
             let Ok(p) = mm.pfn_to_page(pfn) else { return Err(pfn) };
             if p.PageBuddy() {
                 pfn += 1 << p.buddy_order();
-            } else if flags.skips_hwpoison(p) {
-                pfn += 1;
-            } else if flags.memory_offline && p.PageOffline() && page_count(p) == 0 {
+            } else if flags.skips_hwpoison(p) || (flags.memory_offline && p.PageOffline() && page_count(p) == 0) {
                 pfn += 1;
             } else {
                 return Err(pfn);

@@ -18,11 +18,17 @@ use crate::{Pfn, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum MigrateType {
+    /// `MIGRATE_UNMOVABLE`.
     Unmovable = 0,
+    /// `MIGRATE_MOVABLE`.
     Movable = 1,
+    /// `MIGRATE_RECLAIMABLE`.
     Reclaimable = 2,
+    /// `MIGRATE_HIGHATOMIC`.
     HighAtomic = 3,
+    /// `MIGRATE_CMA`.
     Cma = 4,
+    /// `MIGRATE_ISOLATE`: no allocation from this pageblock.
     Isolate = 5,
 }
 

@@ -20,7 +20,9 @@ pub const USER_TAG: u64 = 1 << 62;
 /// A page-table entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pte {
+    /// Nothing mapped.
     None,
+    /// A PTE mapping of this page.
     Present(Pfn),
     /// The page was poisoned and unmapped: the next access gets SIGBUS.
     HwPoison,

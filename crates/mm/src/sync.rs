@@ -86,9 +86,12 @@ mod quiet_atomic {
             pub struct $name(shuttle::sync::atomic::$name);
 
             impl $name {
+                /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 pub const fn new(v: $t) -> Self {
                     $name(shuttle::sync::atomic::$name::new(v))
                 }
+                /// As the shuttle atomic's, but without a scheduling point inside
+                /// [`super::quiet_loads`].
                 #[inline]
                 pub fn load(&self, order: Ordering) -> $t {
                     if quiet() {
@@ -102,22 +105,27 @@ mod quiet_atomic {
                         self.0.load(order)
                     }
                 }
+                /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn store(&self, v: $t, order: Ordering) {
                     self.0.store(v, order)
                 }
+                /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn swap(&self, v: $t, order: Ordering) -> $t {
                     self.0.swap(v, order)
                 }
+                /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn compare_exchange(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
                     self.0.compare_exchange(current, new, success, failure)
                 }
+                /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn compare_exchange_weak(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
                     self.0.compare_exchange_weak(current, new, success, failure)
                 }
+                /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn fetch_update(&self, set: Ordering, fetch: Ordering, f: impl FnMut($t) -> Option<$t>) -> Result<$t, $t> {
                     self.0.fetch_update(set, fetch, f)
@@ -133,6 +141,7 @@ mod quiet_atomic {
                     unsafe { self.0.raw_load() }
                 }
                 $(
+                    /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                     #[inline]
                     pub fn $rmw(&self, v: $t, order: Ordering) -> $t {
                         self.0.$rmw(v, order)

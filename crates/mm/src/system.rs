@@ -79,7 +79,7 @@ impl Config {
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.mem_bytes == 0 || self.mem_bytes % SECTION_SIZE != 0 {
+        if self.mem_bytes == 0 || !self.mem_bytes.is_multiple_of(SECTION_SIZE) {
             return Err(Error::BadConfig(format!(
                 "mem_bytes {} is not a positive multiple of the section size {SECTION_SIZE}",
                 self.mem_bytes

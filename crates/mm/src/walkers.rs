@@ -49,7 +49,9 @@ use crate::{Pfn, MAX_PAGE_ORDER, PAGES_PER_SECTION, PAGE_SIZE};
 use std::cell::Cell;
 
 /// `/proc/kpageflags` bits (include/uapi/linux/kernel-page-flags.h and the
-/// kernel-internal ones of include/linux/kernel-page-flags.h).
+/// kernel-internal ones of include/linux/kernel-page-flags.h): each constant
+/// is the kernel's bit of the same name.
+#[allow(missing_docs)]
 pub mod kpf {
     pub const KPF_LOCKED: u32 = 0;
     pub const KPF_REFERENCED: u32 = 2;

@@ -26,9 +26,6 @@ fn clean(s: &System<Landed>) {
     assert!(v.is_empty(), "{}", v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
 }
 
-fn ids(v: &[mm::violation::Violation]) -> Vec<&'static str> {
-    v.iter().map(|v| v.id).collect()
-}
 
 fn block_of(pfn: u64) -> (u64, u64) {
     let b = pfn & !(PAGEBLOCK_NR_PAGES - 1);

@@ -41,24 +41,32 @@ unsafe impl GlobalAlloc for Counting {
         if armed() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: the caller upholds GlobalAlloc's contract for this call,
+        // which is forwarded unchanged to the system allocator.
         unsafe { StdAlloc.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if armed() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: the caller upholds GlobalAlloc's contract for this call,
+        // which is forwarded unchanged to the system allocator.
         unsafe { StdAlloc.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if armed() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: the caller upholds GlobalAlloc's contract for this call,
+        // which is forwarded unchanged to the system allocator.
         unsafe { StdAlloc.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if armed() {
             DEALLOCS.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: the caller upholds GlobalAlloc's contract for this call,
+        // which is forwarded unchanged to the system allocator.
         unsafe { StdAlloc.dealloc(ptr, layout) }
     }
 }

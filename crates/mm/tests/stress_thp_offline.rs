@@ -40,7 +40,7 @@ fn thp_faults_splits_and_unmaps_race_offline_online_and_checker_is_clean() {
             let (sys, stop, thp) = (&sys, &stop, &thp);
             s.spawn(move || {
                 let cpu = sys.cpu(id).unwrap();
-                let mut rng = Rng(0x51ed_270b ^ (id as u64 + 7) * 0x9e37_79b9_7f4a);
+                let mut rng = Rng(0x51ed_270b ^ ((id as u64 + 7) * 0x9e37_79b9_7f4a));
                 // Each thread owns half of the address space.
                 let half = nr_vpages / 2;
                 let base = id * half;

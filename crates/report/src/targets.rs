@@ -67,7 +67,7 @@ pub(crate) fn targets(all: &[&Bench], ir: &[IrBench]) -> Vec<Target> {
             (Some(p), None) => format!("{p:+.1} Ir per pair"),
             _ => "—".into(),
         },
-        verdict: Verdict::of(d_pair.map(|d| d <= 4.0 && d_final.map_or(true, |f| f <= 4.0))),
+        verdict: Verdict::of(d_pair.map(|d| d <= 4.0 && d_final.is_none_or(|f| f <= 4.0))),
     });
     let hook = get("put_page/alloc_free_pair/rfc_pageoffline_hook");
     let landed = pair;

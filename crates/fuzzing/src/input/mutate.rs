@@ -25,11 +25,11 @@ pub fn mutate_seq(data: &mut [u8], size: usize, max_size: usize, seed: u32, byte
     let mut knobs = u8::arbitrary(&mut u).unwrap_or(0);
     let mut ops = ops_back_to_back(&mut u, MAX_SEQ_OPS);
     let random_op = |rng: &mut crate::rng::SplitMix64| {
-        let bytes: Vec<u8> = (0..4).flat_map(|_| rng.next().to_le_bytes()).collect();
+        let bytes: Vec<u8> = (0..4).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
         Op::arbitrary(&mut Unstructured::new(&bytes)).unwrap_or(Op::DrainAll {})
     };
-    let pos = |rng: &mut crate::rng::SplitMix64, n: usize| (rng.next() % (n as u64).max(1)) as usize;
-    match rng.next() % 12 {
+    let pos = |rng: &mut crate::rng::SplitMix64, n: usize| (rng.next_u64() % (n as u64).max(1)) as usize;
+    match rng.next_u64() % 12 {
         0 | 1 if ops.len() < MAX_SEQ_OPS => {
             let at = pos(&mut rng, ops.len() + 1);
             let op = random_op(&mut rng);
@@ -53,13 +53,13 @@ pub fn mutate_seq(data: &mut [u8], size: usize, max_size: usize, seed: u32, byte
             let (a, b) = (pos(&mut rng, ops.len()), pos(&mut rng, ops.len()));
             ops.swap(a, b);
         }
-        6 => knobs = rng.next() as u8,
+        6 => knobs = rng.next_u64() as u8,
         // A fresh random input now and then: coverage guidance keeps what
         // reached new code, but a sequence whose steps add little coverage
         // each (plug, begin an unplug, a walker's get) is found sooner by
         // sampling whole random sequences, as the stable mode does.
         7..=9 => {
-            knobs = rng.next() as u8;
+            knobs = rng.next_u64() as u8;
             ops = (0..MAX_SEQ_OPS).map(|_| random_op(&mut rng)).collect();
         }
         _ => return byte_mutate(data, size, max_size),

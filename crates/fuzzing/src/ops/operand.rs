@@ -120,7 +120,7 @@ pub trait Encode {
 
 /// The u32 that `arbitrary`'s derive maps to variant `v` of `n`.
 pub fn variant_u32(v: u64, n: u64) -> u32 {
-    (((v << 32) + n - 1) / n) as u32
+    (v << 32).div_ceil(n) as u32
 }
 
 impl Encode for u8 {

@@ -575,7 +575,7 @@ impl MemoryNotifier for VirtioMem {
         }
         match action {
             MemAction::GoingOnline => {
-                if arg.start_pfn % PAGES_PER_SECTION != 0 {
+                if !arg.start_pfn.is_multiple_of(PAGES_PER_SECTION) {
                     return Err("Sub-Block Mode blocks cannot host their memmap (memmap_on_memory)".into());
                 }
                 self.hotplug.lock(HotplugHolder::Online(nr));

@@ -8,6 +8,7 @@
 //! * with memmap_on_memory, `nr_vmemmap_pages` of the block's first pages
 //!   hold its memmap (the altmap): Reserved, refcount 1, Unmovable, never in
 //!   buddy (M2); `altmap_alloc` returns to 0 exactly once on removal (M4).
+//!
 //! Lock order: fields are written under device_hotplug_lock
 //! ([`crate::System::device_hotplug_lock`]); counters are atomics.
 
@@ -20,8 +21,11 @@ use std::sync::atomic::AtomicBool;
 pub enum BlockState {
     /// No memory here (never added, or removed).
     Removed = 0,
+    /// `MEM_OFFLINE`: memmap present, pages not in the zone.
     Offline = 1,
+    /// `MEM_GOING_OFFLINE`: an offline is in progress.
     GoingOffline = 2,
+    /// `MEM_ONLINE`.
     Online = 3,
 }
 

@@ -50,11 +50,22 @@ pub enum OfflineFailure {
     /// A notifier refused MEM_GOING_OFFLINE.
     Notifier(String),
     /// scan_movable_pages found a page that can never move.
-    Unmovable { pfn: Pfn },
+    Unmovable {
+        /// The page.
+        pfn: Pfn,
+    },
     /// Free hugetlb pages could not be dissolved.
-    Dissolve { pfn: Pfn },
+    Dissolve {
+        /// The folio that was not.
+        pfn: Pfn,
+    },
     /// The retry loop ran `passes` times without isolating the range.
-    Timeout { passes: u32, pfn: Pfn },
+    Timeout {
+        /// Passes run.
+        passes: u32,
+        /// The first page still in the way.
+        pfn: Pfn,
+    },
 }
 
 impl std::fmt::Display for OfflineFailure {

@@ -16,11 +16,17 @@ use std::fmt;
 /// `MEM_*` actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemAction {
+    /// `MEM_GOING_ONLINE`: before the pages go to buddy.
     GoingOnline,
+    /// `MEM_ONLINE`: the block is online.
     Online,
+    /// `MEM_CANCEL_ONLINE`: a GOING_ONLINE was refused.
     CancelOnline,
+    /// `MEM_GOING_OFFLINE`: after isolation, before migration.
     GoingOffline,
+    /// `MEM_OFFLINE`: the block is offline.
     Offline,
+    /// `MEM_CANCEL_OFFLINE`: the offline failed after GOING_OFFLINE.
     CancelOffline,
 }
 
@@ -40,7 +46,9 @@ impl fmt::Display for MemAction {
 /// `struct memory_notify`: the pfn range of the transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryNotify {
+    /// First pfn of the range.
     pub start_pfn: Pfn,
+    /// Pages in the range.
     pub nr_pages: u64,
 }
 

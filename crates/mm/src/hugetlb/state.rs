@@ -51,9 +51,13 @@ pub(crate) struct HugetlbState {
 /// A snapshot of the hstate counters (`/sys/kernel/mm/hugepages/...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HugetlbCounters {
+    /// `nr_hugepages`.
     pub nr: i64,
+    /// `free_hugepages`.
     pub free: i64,
+    /// `resv_hugepages`.
     pub resv: i64,
+    /// `surplus_hugepages`.
     pub surplus: i64,
 }
 

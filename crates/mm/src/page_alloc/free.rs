@@ -65,7 +65,7 @@ impl FreePath for RfcOfflineHook {
     const NAME: &'static str = "rfc_pageoffline_hook";
     #[inline(always)]
     fn free_pages_prepare_check(_: &Memmap, _: Pfn, page: &Page, order: u32) -> bool {
-        !page.PageOffline() && !(order == 0 && page.PageHWPoison())
+        !(page.PageOffline() || order == 0 && page.PageHWPoison())
     }
 }
 
@@ -123,7 +123,7 @@ impl FreePath for SideBitmapHook {
     const NAME: &'static str = "side_bitmap_hook";
     #[inline(always)]
     fn free_pages_prepare_check(mm: &Memmap, pfn: Pfn, page: &Page, order: u32) -> bool {
-        !mm.side_bit(pfn) && !(order == 0 && page.PageHWPoison())
+        !(mm.side_bit(pfn) || order == 0 && page.PageHWPoison())
     }
 }
 

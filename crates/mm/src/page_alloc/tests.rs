@@ -25,7 +25,7 @@ fn boot_puts_every_page_in_buddy_at_max_order() {
     let st = s.stats();
     assert_eq!(st.nr_free_pages, 2 * PAGES_PER_SECTION as i64);
     assert_eq!(st.managed_pages, st.present_pages);
-    assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], 2 * PAGES_PER_SECTION >> MAX_PAGE_ORDER);
+    assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], (2 * PAGES_PER_SECTION) >> MAX_PAGE_ORDER);
     assert_eq!(st.nr_free[..MAX_PAGE_ORDER as usize].iter().sum::<u64>(), 0);
     assert_clean(&s);
 }

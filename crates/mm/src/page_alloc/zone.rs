@@ -68,13 +68,17 @@ pub struct Zone {
 /// A snapshot of the zone counters (lockless reads, vmstat style).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneStats {
+    /// `NR_FREE_PAGES`: buddy pages outside isolated pageblocks.
     pub nr_free_pages: i64,
+    /// `zone->managed_pages`: pages the page allocator owns.
     pub managed_pages: i64,
+    /// `zone->present_pages`: pages of online sections.
     pub present_pages: i64,
     /// Blocks per order on the buddy lists.
     pub nr_free: [u64; NR_PAGE_ORDERS],
     /// Pages cached on each CPU's pcp lists.
     pub pcp_count: Vec<u32>,
+    /// `zone->nr_isolate_pageblock`.
     pub nr_isolate_pageblock: u64,
 }
 
