@@ -8,7 +8,7 @@
 //! | [`model`] | the sequential reference model the `seq` target compares with |
 //! | [`harness`] | resolve and run ops; the sequential and the concurrent runner |
 //! | [`input`] | the fuzz targets' byte formats and the `seq` mutator |
-//! | [`sched`] | the shuttle schedulers (`--features shuttle`) |
+//! | `sched` | the shuttle schedulers (`--features shuttle`) |
 //! | [`bugs`] | the bug registry and its reproducers (scenario files) |
 //! | [`campaign`], [`minimize`], [`targets`] | the design under test, shrinking findings, the libFuzzer entry points |
 //! | [`rng`] | the one pseudo-random generator (splitmix64) |

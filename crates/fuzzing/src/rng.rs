@@ -20,6 +20,11 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// `n` random bytes (the low byte of each draw).
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+
     /// Uniform in `0..n` (n > 0), by multiply-shift (no modulo bias worth
     /// caring about for n = a handful of tasks).
     pub fn below(&mut self, n: usize) -> usize {

@@ -2,7 +2,8 @@
 //! `isolate_migratepages_block`) and an `alloc_contig_range`-style
 //! migrate-out of a pfn range ([`Cpu::compact_range`]).
 //!
-//! # The landed per-pfn protocol (v6.1, 829ae0f81ce0; research/kernel.md A.17)
+//! # The landed per-pfn protocol (v6.1, 829ae0f81ce0: `isolate_migratepages_block` in
+//! `mm/compaction.c`)
 //! 1. racy filters without a reference: skip a PageBuddy block by its
 //!    (racily read) order; skip a page that is not PG_lru;
 //! 2. `get_page_unless_zero` **first**: from here on the page cannot be

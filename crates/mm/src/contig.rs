@@ -3,7 +3,8 @@
 //! whatever user pages live there elsewhere first. It is what virtio-mem
 //! uses to unplug part of an online block, and what CMA does.
 //!
-//! Steps (research/kernel.md A.19's summary of the kernel function):
+//! Steps (`alloc_contig_range` / `__alloc_contig_migrate_range` in
+//! `mm/page_alloc.c`):
 //! 1. `start_isolate_page_range` over the pageblock-aligned range, without
 //!    MEMORY_OFFLINE (a PageOffline page with a reference is unmovable here;
 //!    only offlining knows how to get rid of those, through the notifier);

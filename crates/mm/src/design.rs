@@ -29,7 +29,7 @@ use std::fmt;
 
 macro_rules! switches {
     ($($(#[doc = $doc:literal])* $name:ident = $text:literal,)*) => {
-        /// An off-hot-path design switch (research/kernel.md part E).
+        /// An off-hot-path design switch: one historical mechanism each.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Switch {
             $($(#[doc = $doc])* $name,)*

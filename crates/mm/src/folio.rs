@@ -63,7 +63,7 @@
 //! [`Switch::ThpPmdMapPoisoned`] it maps the PMD anyway and records H7.
 //!
 //! Invariants checked by `System::check_folios`, called from
-//! [`System::check`] (ids of research/kernel.md A.23 plus MG3):
+//! [`System::check`] (ids of the checker's catalogue, [`crate::check`]):
 //! * MG2: `entire_mapcount` = PMD mappings of the folio; each subpage's
 //!   mapcount = PTEs mapping it; a PMD entry covers an aligned range of
 //!   [`HPAGE_PMD_NR`] slots of one live THP; PMD-mapped contents intact.

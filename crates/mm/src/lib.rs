@@ -1,34 +1,78 @@
-//! pagelab: a performance-oriented model of the Linux page allocator and its
-//! memory-offlining paths.
+//! pagelab's model of the Linux page allocator and its memory-offlining
+//! paths: the kernel's `mm/` code re-implemented with kernel names, so that
+//! its orderings can be fuzzed and its costs measured in user space.
 //!
-//! The crate mirrors the kernel's `mm/` layout so that a kernel engineer finds
-//! things where they expect them:
+//! The landed design follows Linux 6.12 (the LTS kernel of pagelab's
+//! real-kernel checks); where it deliberately differs, [`design`] says so.
 //!
-//! | module | kernel counterpart |
+//! # Glossary
+//!
+//! * **landed design**: the kernel's current code as this crate models it
+//!   (the default; `Design::fixed()` and the `Landed` free path). "Fixed"
+//!   is not a second name for it: a bug's *fixed twin* is a scenario run on
+//!   the landed design.
+//! * **switch**: an off-hot-path [`Switch`] of a [`Design`] that
+//!   reintroduces one historical bug's mechanism (the ordering or the
+//!   missing check its fixing commit changed), chosen at run time.
+//! * **free path**: a [`page_alloc::FreePath`] type — the hot-path choice of
+//!   what `free_pages_prepare` tests (the landed test, the RFC's PageOffline
+//!   hook, the side bitmap, no hwpoison test, ...), chosen at compile time
+//!   so that a benchmark measures the code, not a switch.
+//! * **variant**: a design with one switch on or one free path in place of
+//!   the landed one; a registered bug names its variant.
+//!
+//! # Layers
+//!
+//! Bottom up; a module uses only modules of its own or lower layers (a
+//! listing of `use crate::…` per module is a DAG, and so is the graph of
+//! method calls between modules):
+//!
+//! 1. base: [`error`], [`sync`], [`violation`], [`design`], [`page`],
+//!    [`page_ref`], [`memmap`], [`pageblock`], [`pgtable`];
+//! 2. the page allocator: [`page_alloc`] (zone, buddy, pcp, free path, the
+//!    buddy side of memory failure);
+//! 3. the state of the subsystems above it, like the kernel's headers:
+//!    `hotplug::memory_block`, `hotplug::notifier`, `hugetlb::state`,
+//!    `memory_failure::state`;
+//! 4. the machine: [`system`] (the struct of all state, CPU slots, the
+//!    pcp fast path: `alloc_pages`, `put_page`, drains);
+//! 5. isolation, user memory and migration: [`page_isolation`], [`folio`],
+//!    [`memory`], [`migrate`];
+//! 6. the subsystems: [`compaction`], [`contig`], [`walkers`],
+//!    [`hugetlb`], [`memory_failure`] (which uses hugetlb), [`hotplug`]
+//!    (which uses hugetlb);
+//! 7. the PageOffline drivers: [`drivers`];
+//! 8. the top: [`boot`] (`System::new` wires the layers together) and
+//!    [`check`], the invariant checker, which observes everything.
+//!
+//! # Modules and their kernel counterparts
+//!
+//! | module | kernel |
 //! |---|---|
-//! | [`page`] | `include/linux/mm_types.h`, `page-flags.h`: the 64-byte descriptor |
+//! | [`page`] | `include/linux/mm_types.h`, `include/linux/page-flags.h`: the 64-byte descriptor |
 //! | [`page_ref`] | `include/linux/page_ref.h`: lock-free reference counts |
 //! | [`memmap`] | `mm/sparse.c`: sections, `pfn_to_page`, `pfn_to_online_page` |
-//! | [`pageblock`] | `mm/page_alloc.c` pageblock flags and migratetypes |
+//! | [`pageblock`] | `mm/page_alloc.c`: pageblock flags and migratetypes |
+//! | [`pgtable`] | `struct mm_struct` and its page-table entries |
 //! | [`page_alloc`] | `mm/page_alloc.c`: pcp lists in front of the buddy allocator |
 //! | [`page_isolation`] | `mm/page_isolation.c` |
-//! | [`memory_block`], [`memory_hotplug`], [`notifier`] | `drivers/base/memory.c`, `mm/memory_hotplug.c`, the memory notifier chain |
-//! | [`memory`], [`migrate`] | user mappings (page table, rmap) and `mm/migrate.c` |
+//! | [`hotplug`] | `mm/memory_hotplug.c`, `drivers/base/memory.c`, the memory notifier chain |
+//! | [`memory`], [`migrate`] | `mm/memory.c` (faults, unmaps) and `mm/migrate.c` |
+//! | [`folio`] | `mm/huge_memory.c`, `mm/rmap.c`, `mm/gup.c`, `mm/swap_state.c`: THP mappings, mapcounts, pins, swap cache, split |
+//! | [`compaction`] | `mm/compaction.c`: the migration scanner (`isolate_migratepages_block`) |
+//! | [`contig`] | `alloc_contig_range` / `free_contig_range` (`mm/page_alloc.c`) |
 //! | [`hugetlb`] | `mm/hugetlb.c` |
 //! | [`memory_failure`] | `mm/memory-failure.c`: hard and soft offline, unpoison |
-//! | [`folio`] | `mm/huge_memory.c`, `mm/rmap.c`: THP (PMD/PTE mapping, mapcounts, pins, swap cache, split) |
-//! | [`compaction`] | `mm/compaction.c`: the migration scanner (`isolate_migratepages_block`) |
-//! | [`walkers`] | `fs/proc/page.c` kpageflags, `/proc/kcore` / makedumpfile reads, sysfs `valid_zones` |
-//! | [`drivers`] | `drivers/virtio/virtio_mem.c`, powerpc `cmm.c`, `drivers/hv/hv_balloon.c`: PageOffline holders |
-//! | [`design`] | design variants and historical-bug switches |
-//! | [`system`] | one simulated machine: memmap + zone + CPU slots |
-//! | [`check`] | the invariant checker (catalogue ids of research/kernel.md A.23) |
-//! | [`ops`], [`scenario`], [`model`], [`harness`] | the fuzz op language, `*.ops` scenario files, the reference model, the fuzz targets' harness |
+//! | [`walkers`] | `fs/proc/page.c` (kpageflags), `/proc/kcore` and makedumpfile reads, sysfs `valid_zones` |
+//! | [`drivers`] | `drivers/virtio/virtio_mem.c`, `arch/powerpc/platforms/pseries/cmm.c`, `drivers/hv/hv_balloon.c`: PageOffline holders |
+//! | [`design`] | the landed design, its switches and free paths |
+//! | [`system`], [`boot`] | one machine: one node, one zone, CPU slots |
+//! | [`check`] | the invariant checker and its catalogue of invariant ids |
 //! | [`sync`] | the concurrency shim (std or shuttle) |
+//! | [`locking`] | the lock order, in one table |
 //!
-//! Global lock order (kernel names, outermost first): `device_hotplug_lock`
-//! → `mem_hotplug_lock` → `ptl` → `pcp_batch_high_lock` →
-//! `pcpu_drain_mutex` → `pcp->lock` → `zone->lock`.
+//! The fuzzing half (op language, scenarios, harness, schedulers, bug
+//! registry) is the `pagelab-fuzzing` crate; nothing here depends on it.
 
 #![warn(missing_docs)]
 
@@ -42,6 +86,7 @@ pub mod error;
 pub mod folio;
 pub mod hotplug;
 pub mod hugetlb;
+pub mod locking;
 pub mod memmap;
 pub mod memory;
 pub mod memory_failure;

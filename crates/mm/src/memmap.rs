@@ -22,9 +22,8 @@
 //! * section state moves Absent -> Present (memmap, offline) -> Online and
 //!   back; only Online sections' pages may be in buddy, on pcp or allocated.
 //!
-//! Lock order: `Memmap::hotplug` (the kernel's mem_hotplug_lock, write side)
-//! is the outermost lock of the crate and is only held by section
-//! add/online/remove.
+//! Lock order: `Memmap::hotplug` is the kernel's `mem_hotplug_lock`
+//! ([`crate::locking`] #3), written by section add/online/offline/remove.
 
 use crate::error::{Error, Result};
 use crate::page::Page;

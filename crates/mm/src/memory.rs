@@ -73,7 +73,7 @@ impl<F: FreePath> System<F> {
     }
 
     /// [`System::verify_user_page`], reading every word of the frame
-    /// (`full`) or a sample of 8 ([`Memmap::frame_verify_sample`], the
+    /// (`full`) or a sample of 8 ([`crate::memmap::Memmap::frame_verify_sample`], the
     /// checker's form: it runs after every op of a fuzz input).
     pub fn verify_user_page_with(&self, vpn: usize, full: bool) -> Result<Option<bool>> {
         let pt = self.aspace.ptl.lock();

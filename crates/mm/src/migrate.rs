@@ -1,7 +1,8 @@
 //! Migration (`mm/migrate.c`): move an isolated in-use page to a new frame,
 //! copying its 4 KiB and rewriting its mapping.
 //!
-//! Reference protocol (research/kernel.md A.18): the source is isolated
+//! Reference protocol (`migrate_folio_unmap` / `move_to_new_folio` /
+//! `folio_migrate_mapping` in `mm/migrate.c`): the source is isolated
 //! (PG_lru cleared, one isolation reference held). Under the page-table
 //! lock the mapping is removed, then the source is frozen at the expected
 //! count (1: the isolation reference). Any extra reference — a speculative

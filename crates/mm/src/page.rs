@@ -244,22 +244,30 @@ macro_rules! page_type_ops {
 }
 
 impl Page {
-    /// A zeroed descriptor: refcount 0, no flags, unmapped, untyped.
+    /// A zeroed descriptor as a constant: refcount 0, no flags, unmapped,
+    /// untyped. Every use of a `const` is a fresh value. Under shuttle,
+    /// whose atomic constructors are `const fn`s that hash their creation
+    /// site, copying it makes a memmap section cost a memcpy instead of
+    /// ~80 ms of hashing in a debug build.
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub(crate) const ZEROED: Page = Page {
+        flags: AtomicU64::new(0),
+        refcount: AtomicI32::new(0),
+        mapcount: AtomicU32::new(0),
+        private: plain::AtomicU64::new(0),
+        lru_next: plain::AtomicU32::new(0),
+        lru_prev: plain::AtomicU32::new(0),
+        compound_head: plain::AtomicU64::new(0),
+        compound_info: plain::AtomicU32::new(0),
+        entire_mapcount: AtomicI32::new(0),
+        pincount: AtomicI32::new(0),
+        index: plain::AtomicU32::new(0),
+        owner: plain::AtomicU64::new(0),
+    };
+
+    /// A zeroed descriptor ([`Page::ZEROED`]).
     pub fn new() -> Self {
-        Page {
-            flags: AtomicU64::new(0),
-            refcount: AtomicI32::new(0),
-            mapcount: AtomicU32::new(0),
-            private: plain::AtomicU64::new(0),
-            lru_next: plain::AtomicU32::new(0),
-            lru_prev: plain::AtomicU32::new(0),
-            compound_head: plain::AtomicU64::new(0),
-            compound_info: plain::AtomicU32::new(0),
-            entire_mapcount: AtomicI32::new(0),
-            pincount: AtomicI32::new(0),
-            index: plain::AtomicU32::new(0),
-            owner: plain::AtomicU64::new(0),
-        }
+        Self::ZEROED
     }
 
     /// Reset every field to the zeroed state (used when a section's memmap is
@@ -480,28 +488,6 @@ impl Page {
 /// Shuttle-only helpers (`--features shuttle`).
 #[cfg(feature = "shuttle")]
 impl Page {
-    /// A zeroed descriptor as a constant. Shuttle's atomic constructors are
-    /// `const fn`s that hash their creation site; evaluating them once at
-    /// compile time and copying the result makes a shuttle memmap section
-    /// (32768 descriptors) cost a memcpy instead of ~80 ms of hashing in a
-    /// debug build. Every use of a `const` is a fresh value, exactly like
-    /// [`Page::new`].
-    #[allow(clippy::declare_interior_mutable_const)]
-    pub(crate) const ZEROED: Page = Page {
-        flags: AtomicU64::new(0),
-        refcount: AtomicI32::new(0),
-        mapcount: AtomicU32::new(0),
-        private: plain::AtomicU64::new(0),
-        lru_next: plain::AtomicU32::new(0),
-        lru_prev: plain::AtomicU32::new(0),
-        compound_head: plain::AtomicU64::new(0),
-        compound_info: plain::AtomicU32::new(0),
-        entire_mapcount: AtomicI32::new(0),
-        pincount: AtomicI32::new(0),
-        index: plain::AtomicU32::new(0),
-        owner: plain::AtomicU64::new(0),
-    };
-
     /// Every field of the descriptor, in layout order (flags, refcount,
     /// mapcount word, private, lru_next, lru_prev, compound_head,
     /// compound_info, entire_mapcount, pincount, index, owner), read

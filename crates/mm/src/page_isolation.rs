@@ -1,7 +1,8 @@
 //! Pageblock isolation (`mm/page_isolation.c`): start_isolate_page_range,
 //! has_unmovable_pages, test_pages_isolated, undo_isolate_page_range.
 //!
-//! Invariants (research/kernel.md A.13):
+//! Invariants (`set_migratetype_isolate`, `unset_migratetype_isolate`,
+//! `test_pages_isolated` in `mm/page_isolation.c`):
 //! * I1: `nr_isolate_pageblock` = number of ISOLATE pageblocks.
 //! * I2: a block is isolated by one isolator at a time; a second gets
 //!   [`IsolateError::Busy`].

@@ -1,7 +1,8 @@
 //! Reference counts (`include/linux/page_ref.h`): lock-free atomics on the
 //! descriptor's `refcount` word.
 //!
-//! Invariants (research/kernel.md A.1):
+//! Invariants (`include/linux/page_ref.h`, `include/linux/mm.h`
+//! `put_page_testzero` / `get_page_unless_zero` / `folio_ref_freeze`):
 //! * R1: only [`get_page_unless_zero`] and [`page_ref_freeze`] take a
 //!   reference without already holding one; a speculative get never turns
 //!   0 into 1.

@@ -232,8 +232,8 @@ pub fn spin_wait(spins: &mut u32) {
     }
 }
 
-/// A preemption point at a place where the kernel has a race window (the
-/// list at the end of research/kernel.md part E). Under shuttle the
+/// A preemption point at a place where the kernel has a race window (each
+/// caller says which commit closed or documented it). Under shuttle the
 /// scheduler may switch threads here; in the default build it is nothing.
 #[inline(always)]
 pub fn yield_point() {

@@ -8,8 +8,8 @@
 //!
 //! Invariants: at most one [`Cpu`] per slot; only Online sections have
 //! pages in the zone; `present_pages`/`managed_pages` follow block online/offline.
-//! Lock order: `memmap.hotplug` (mem_hotplug_lock) → `pcp_batch_high_lock`
-//! → `pcpu_drain_mutex` → pcp lock → zone->lock.
+//! Lock order: the table of [`crate::locking`]; the struct holds locks #1,
+//! #2 and #11 of it.
 
 use crate::design::Design;
 use crate::error::{Error, Result};

@@ -4,7 +4,9 @@
 //! `fs/proc/page.c`) and the sysfs `valid_zones` attribute of a memory
 //! block ([`System::valid_zones`], `drivers/base/memory.c`).
 //!
-//! Landed design (research/kernel.md B4, C10, C21): a walker obtains a
+//! Landed design (96c804a6ae8c "mm/memory_hotplug: don't access uninitialized
+//! memmaps in shrink_zone_span()" and its follow-ups for `fs/proc/page.c`
+//! `kpageflags_read` and `drivers/base/memory.c` `valid_zones_show`): a walker obtains a
 //! descriptor only through `pfn_to_online_page`; memory that is not online
 //! yields no descriptor — a hole in the dump, `KPF_NOPAGE`, and for an
 //! offline block a `valid_zones` answer computed from the zone layout
@@ -30,8 +32,9 @@
 //! not online (M3) and never read a PageOffline frame (V1); they never take
 //! a page reference (reads are racy, as in the kernel).
 //! Lock order: `memmap.hotplug` (`get_online_mems`, so an offline cannot
-//! poison the memmap between the online test and the read) → `ptl` (held
-//! while a frame is copied: every writer of a frame in the crate holds it).
+//! poison the memmap between the online test and the read) → `ptl` →
+//! `hugetlb_lock` (both held while a frame is copied: every writer of a
+//! frame in the crate holds one of them).
 //! Hence a walker must not be called with `memmap.hotplug` already held
 //! (from a memory notifier, for instance).
 
@@ -168,11 +171,15 @@ impl<F: FreePath> System<F> {
         if !mm.has_frame_store() {
             return Ok(DumpRead::Data(None));
         }
+        // Frames are written under `ptl` (faults, THP faults, base-page
+        // migration) or under `hugetlb_lock` (hugetlb migration's copy):
+        // hold both (ptl → hugetlb_lock, the order of crate::locking).
         let _pt = self.aspace.ptl.lock();
+        let _hl = self.hugetlb.lock();
         // SAFETY: `hotplug` is held, so the section's frame mapping stays in
-        // place (it lives as long as the Memmap anyway), and `ptl` is held:
-        // every writer of a frame in the crate (fault, THP fault, migration's
-        // copy) writes under `ptl`, so nothing writes this frame while the
+        // place (it lives as long as the Memmap anyway), and `ptl` and
+        // `hugetlb_lock` are held: every writer of a frame in the crate
+        // writes under one of them, so nothing writes this frame while the
         // pointer is used below.
         let src = match unsafe { mm.frame_ptr(pfn) } {
             Ok(src) => src,

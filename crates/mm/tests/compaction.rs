@@ -7,24 +7,12 @@
 use mm::compaction::{IsolateFail, ScanCheck, ScanTake};
 use mm::pgtable::Pte;
 use mm::page_ref::page_count;
-use mm::{Config, Design, Landed, Switch, System, PAGEBLOCK_NR_PAGES, SECTION_SIZE};
+use mm::{Landed, Switch, System, PAGEBLOCK_NR_PAGES};
 
-fn sys_with(design: &[Switch]) -> System<Landed> {
-    System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
-        max_sections: 2,
-        nr_cpus: 2,
-        frame_store: true,
-        design: Design::with(design),
-        ..Config::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::{clean, sys};
 
-fn clean(s: &System<Landed>) {
-    let v = s.check();
-    assert!(v.is_empty(), "{}", v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
-}
+
 
 
 fn block_of(pfn: u64) -> (u64, u64) {
@@ -40,7 +28,7 @@ fn verify_all(s: &System<Landed>, vpns: impl IntoIterator<Item = usize>) {
 
 #[test]
 fn scanner_isolates_lru_pages_and_skips_the_rest() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let p = c.fault(3).unwrap();
     let k = c.alloc_page().unwrap(); // a kernel page: not on the LRU
@@ -74,7 +62,7 @@ fn scanner_isolates_lru_pages_and_skips_the_rest() {
 
 #[test]
 fn compact_range_moves_order0_pages_and_a_pte_mapped_thp() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let pages: Vec<u64> = (100..140).map(|v| c.fault(v).unwrap()).collect();
     let h = c.fault_thp(1024).unwrap();
@@ -111,7 +99,7 @@ fn compact_range_moves_order0_pages_and_a_pte_mapped_thp() {
 
 #[test]
 fn a_pinned_page_fails_compaction_without_o4() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     c.split_huge_pmd(0).unwrap();
@@ -129,7 +117,7 @@ fn a_pinned_page_fails_compaction_without_o4() {
 
 #[test]
 fn pmd_mapped_thp_is_not_affected_by_the_head_mapcount_switch() {
-    let s = sys_with(&[Switch::IsolateUsesHeadMapcount]);
+    let s = sys(&[Switch::IsolateUsesHeadMapcount]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     let (start, end) = block_of(h);
@@ -144,7 +132,7 @@ fn pmd_mapped_thp_is_not_affected_by_the_head_mapcount_switch() {
 
 #[test]
 fn b5_check_before_ref_switch_off_is_clean_and_skips_the_pinned_page() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c0 = s.cpu(0).unwrap();
     let c1 = s.cpu(1).unwrap();
     let p = c1.fault(5).unwrap();
@@ -164,7 +152,7 @@ fn b5_check_before_ref_switch_off_is_clean_and_skips_the_pinned_page() {
 #[test]
 fn c19_step_order_shows_the_flag_lost_on_a_live_folio() {
     for buggy in [false, true] {
-        let s = sys_with(if buggy { &[Switch::ClearLruBeforeRef] } else { &[] });
+        let s = sys(if buggy { &[Switch::ClearLruBeforeRef] } else { &[] });
         let c0 = s.cpu(0).unwrap();
         let c1 = s.cpu(1).unwrap();
         let h = c1.fault_thp(0).unwrap();
@@ -188,7 +176,7 @@ fn c19_step_order_shows_the_flag_lost_on_a_live_folio() {
 
 #[test]
 fn head_mapcount_switch_misjudges_only_unpinned_pte_mapped_thps() {
-    let s = sys_with(&[Switch::IsolateUsesHeadMapcount]);
+    let s = sys(&[Switch::IsolateUsesHeadMapcount]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     c.split_huge_pmd(0).unwrap();
@@ -209,7 +197,7 @@ fn head_mapcount_switch_misjudges_only_unpinned_pte_mapped_thps() {
 
 #[test]
 fn compact_range_refuses_unmovable_and_bad_ranges() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let k = c.alloc_page().unwrap();
     let (start, end) = block_of(k);

@@ -5,7 +5,6 @@
 //! off, the checker is clean.
 #![cfg(not(feature = "shuttle"))]
 
-use mm::violation::Violation;
 use mm::drivers::cmm::Cmm;
 use mm::drivers::hv_balloon::HvBalloon;
 use mm::drivers::virtio_mem::{HotplugHolder, VirtioMem, SBS_PER_MB, SB_NR_PAGES};
@@ -19,6 +18,9 @@ use mm::{
 };
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+
+mod common;
+use common::{clean, has, show};
 
 const S: u64 = PAGES_PER_SECTION;
 
@@ -35,18 +37,8 @@ fn sys<F: FreePath>(switches: &[Switch]) -> System<F> {
     .unwrap()
 }
 
-fn show(v: &[Violation]) -> String {
-    v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
-}
 
-fn clean<F: FreePath>(s: &System<F>) {
-    let v = s.check();
-    assert!(v.is_empty(), "{}", show(&v));
-}
 
-fn has(v: &[Violation], id: &str, pfn: Option<Pfn>) -> bool {
-    v.iter().any(|x| x.id == id && (pfn.is_none() || x.pfn == pfn))
-}
 
 /// Allocate 4 MiB chunks until one lands at or above `limit`; that one is
 /// given back. Everything below `limit` is now in use, so the next

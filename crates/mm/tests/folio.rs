@@ -7,32 +7,14 @@
 use mm::folio::{can_split_folio, folio_mapcount, folio_pincount, page_mapcount, HPAGE_PMD_NR};
 use mm::pgtable::Pte;
 use mm::page_ref::page_count;
-use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, SECTION_SIZE};
+use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION};
 
-fn sys_with(design: &[Switch]) -> System<Landed> {
-    System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
-        max_sections: 2,
-        nr_cpus: 2,
-        frame_store: true,
-        design: Design::with(design),
-        ..Config::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::{clean, sys};
 
-fn sys() -> System<Landed> {
-    sys_with(&[])
-}
 
-fn violations(s: &System<Landed>) -> Vec<String> {
-    s.check().iter().map(|v| v.to_string()).collect()
-}
 
-fn clean(s: &System<Landed>) {
-    let v = violations(s);
-    assert!(v.is_empty(), "{}", v.join("\n"));
-}
+
 
 fn rc(s: &System<Landed>, pfn: u64) -> i32 {
     page_count(s.pfn_to_page(pfn).unwrap())
@@ -46,7 +28,7 @@ fn verify_all(s: &System<Landed>, vpn: usize, n: usize) {
 
 #[test]
 fn thp_fault_maps_one_pmd_with_exact_counts() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let free0 = s.stats().nr_free_pages;
     let h = c.fault_thp(1024).unwrap();
@@ -74,7 +56,7 @@ fn thp_fault_maps_one_pmd_with_exact_counts() {
 
 #[test]
 fn split_huge_pmd_gives_pte_mapped_thp() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     assert!(c.split_huge_pmd(3).unwrap());
@@ -93,7 +75,7 @@ fn split_huge_pmd_gives_pte_mapped_thp() {
 
 #[test]
 fn partial_unmap_splits_the_pmd_and_last_unmap_frees_the_folio() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let free0 = s.stats().nr_free_pages;
     let h = c.fault_thp(512).unwrap();
@@ -114,7 +96,7 @@ fn partial_unmap_splits_the_pmd_and_last_unmap_frees_the_folio() {
 
 #[test]
 fn pins_are_references_and_block_a_split() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     c.split_huge_pmd(0).unwrap();
@@ -141,7 +123,7 @@ fn pins_are_references_and_block_a_split() {
 
 #[test]
 fn swap_cache_holds_nr_pages_references_and_survives_split() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     c.add_to_swap_cache(h + 1).unwrap();
@@ -171,7 +153,7 @@ fn swap_cache_holds_nr_pages_references_and_survives_split() {
 
 #[test]
 fn split_folio_keeps_mappings_contents_and_frees_unmapped_subpages() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(1).unwrap();
     let free0 = s.stats().nr_free_pages;
     let h = c.fault_thp(2048).unwrap();
@@ -205,7 +187,7 @@ fn split_folio_keeps_mappings_contents_and_frees_unmapped_subpages() {
 
 #[test]
 fn split_of_a_pmd_mapped_folio_splits_the_pmd_first() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     c.get_page(h + 5).unwrap();
@@ -221,7 +203,7 @@ fn split_of_a_pmd_mapped_folio_splits_the_pmd_first() {
 /// C16 (eac96c3efdb5) → H7: a THP that memory_failure could not split is
 /// faulted back in (swap-in at its own address) by do_set_pmd.
 fn c16(design: &[Switch]) -> (System<Landed>, u64, bool) {
-    let s = sys_with(design);
+    let s = sys(design);
     let c = s.cpu(0).unwrap();
     let h = c.fault_thp(0).unwrap();
     c.add_to_swap_cache(h).unwrap();
@@ -256,7 +238,7 @@ fn c16_switch_maps_a_poisoned_folio_by_pmd_h7() {
 
 #[test]
 fn offline_migrates_pmd_and_pte_mapped_thps() {
-    let s = sys();
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let a = c.fault_thp(0).unwrap();
     let b = c.fault_thp(512).unwrap();

@@ -7,6 +7,9 @@ use mm::hotplug::notifier::{MemAction, MemoryNotifier, MemoryNotify, NotifyCtx};
 use mm::{Config, Error, Landed, System, PAGES_PER_SECTION, SECTION_SIZE};
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::{clean};
+
 fn sys(boot: u64, max: usize) -> System<Landed> {
     System::new(Config {
         mem_bytes: boot * SECTION_SIZE,
@@ -18,10 +21,6 @@ fn sys(boot: u64, max: usize) -> System<Landed> {
     .unwrap()
 }
 
-fn clean(s: &System<Landed>) {
-    let v = s.check();
-    assert!(v.is_empty(), "{}", v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
-}
 
 struct Recorder(Mutex<Vec<MemAction>>, Option<MemAction>);
 impl MemoryNotifier for Recorder {

@@ -5,36 +5,17 @@
 //! written out step by step with the public halves of the split operations.
 #![cfg(not(feature = "shuttle"))]
 
-use mm::violation::Violation;
 use mm::hugetlb::state::{HugetlbCounters, HUGETLB_NR_PAGES};
 use mm::memory_failure::{HwpGet, MfResult};
 use mm::page_ref::page_count;
-use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, SECTION_SIZE};
+use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION};
 
-fn sys(switches: &[Switch]) -> System<Landed> {
-    System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
-        max_sections: 2,
-        nr_cpus: 2,
-        frame_store: true,
-        design: Design::with(switches),
-        ..Config::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::{clean, has, show, sys};
 
-fn show(v: &[Violation]) -> String {
-    v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
-}
 
-fn clean(s: &System<Landed>) {
-    let v = s.check();
-    assert!(v.is_empty(), "{}", show(&v));
-}
 
-fn has(v: &[Violation], id: &str) -> bool {
-    v.iter().any(|x| x.id == id)
-}
+
 
 fn counters(nr: i64, free: i64, resv: i64, surplus: i64) -> HugetlbCounters {
     HugetlbCounters { nr, free, resv, surplus }
@@ -115,7 +96,7 @@ fn dissolve_of_a_reserved_folio_hr1_only_with_dissolve_ignores_resv() {
     let (d, fault, buggy) = run(&[Switch::DissolveIgnoresResv]);
     assert_eq!(d, Ok(()));
     assert_eq!(fault, Err(Error::HugetlbSigbus { reserved: true }));
-    assert!(has(&buggy, "HR1"), "{}", show(&buggy));
+    assert!(has(&buggy, "HR1", None), "{}", show(&buggy));
 }
 
 /// C8 through memory offline: offline fails rather than dissolving a
@@ -136,7 +117,7 @@ fn offline_of_a_block_with_a_reserved_free_folio_hr1_only_with_dissolve_ignores_
     assert!(fixed.is_empty(), "{}", show(&fixed));
     let (r, buggy) = run(&[Switch::DissolveIgnoresResv]);
     assert!(r.is_ok(), "{r:?}");
-    assert!(has(&buggy, "HR1"), "{}", show(&buggy));
+    assert!(has(&buggy, "HR1", None), "{}", show(&buggy));
 }
 
 /// C6: the last put of a folio, then a dissolve, then the enqueue.
@@ -159,7 +140,7 @@ fn dissolve_during_free_hd1_only_with_dissolve_no_freed_check() {
     assert!(fixed.is_empty(), "{}", show(&fixed));
     let (d, _, buggy) = run(&[Switch::DissolveNoFreedCheck]);
     assert_eq!(d, Ok(()));
-    assert!(has(&buggy, "HD1") && has(&buggy, "A2"), "{}", show(&buggy));
+    assert!(has(&buggy, "HD1", None) && has(&buggy, "A2", None), "{}", show(&buggy));
 }
 
 /// C7: memory_failure's speculative reference while a new folio is prepared.
@@ -180,7 +161,7 @@ fn speculative_ref_during_prep_r3_only_with_hwpoison_spec_ref_hugetlb() {
     assert!(fixed.is_empty(), "{}", show(&fixed));
     let (got, _, buggy) = run(&[Switch::HwpoisonSpecRefHugetlb]);
     assert_eq!(got, HwpGet::Got);
-    assert!(has(&buggy, "R3"), "{}", show(&buggy));
+    assert!(has(&buggy, "R3", None), "{}", show(&buggy));
 }
 
 /// B3 race 2: soft offline of the free folio a reservation counts on.
@@ -206,7 +187,7 @@ fn soft_offline_of_a_reserved_free_folio_hr1_only_with_soft_offline_flag_first()
     assert_eq!(r, Ok(()), "the 2018 code did not notice the refused dissolve");
     assert!(flagged);
     assert_eq!(fault, Err(Error::HugetlbSigbus { reserved: true }));
-    assert!(has(&buggy, "HR1"), "{}", show(&buggy));
+    assert!(has(&buggy, "HR1", None), "{}", show(&buggy));
 }
 
 /// B3 race 1: the free folio is faulted between soft offline's look and
@@ -249,7 +230,7 @@ fn soft_offline_vs_fault_h3_only_with_soft_offline_flag_first() {
     assert_eq!(r, Ok(()));
     assert!(s.pfn_to_page(f).unwrap().PageHWPoison(), "the in-use folio was flagged");
     let v = s.check();
-    assert!(has(&v, "H3"), "{}", show(&v));
+    assert!(has(&v, "H3", None), "{}", show(&v));
 }
 
 #[test]

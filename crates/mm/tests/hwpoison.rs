@@ -8,32 +8,14 @@ use mm::violation::Violation;
 use mm::pgtable::Pte;
 use mm::memory_failure::{HwpGet, MfResult};
 use mm::page_ref::page_count;
-use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, SECTION_SIZE};
+use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION};
 
-fn sys(switches: &[Switch]) -> System<Landed> {
-    System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
-        max_sections: 2,
-        nr_cpus: 2,
-        frame_store: true,
-        design: Design::with(switches),
-        ..Config::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::{clean, has, show, sys};
 
-fn show(v: &[Violation]) -> String {
-    v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
-}
 
-fn clean(s: &System<Landed>) {
-    let v = s.check();
-    assert!(v.is_empty(), "{}", show(&v));
-}
 
-fn has(v: &[Violation], id: &str, pfn: Option<u64>) -> bool {
-    v.iter().any(|x| x.id == id && (pfn.is_none() || x.pfn == pfn))
-}
+
 
 /// (num_poisoned_pages, the pfn's memory block's nr_hwpoison)
 fn poisoned(s: &System<Landed>, pfn: u64) -> (i64, i64) {

@@ -9,24 +9,12 @@ use mm::pgtable::USER_TAG;
 use mm::drivers::hv_balloon::HvBalloon;
 use std::sync::Arc;
 use mm::walkers::{kpf::*, DumpOpts, DumpRead};
-use mm::{Config, Design, Error, Landed, Switch, System, PAGES_PER_SECTION, PAGE_SIZE, SECTION_SIZE};
+use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION, PAGE_SIZE};
 
-fn sys_with(design: &[Switch]) -> System<Landed> {
-    System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
-        max_sections: 2,
-        nr_cpus: 2,
-        frame_store: true,
-        design: Design::with(design),
-        ..Config::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::{clean, sys};
 
-fn clean(s: &System<Landed>) {
-    let v = s.check();
-    assert!(v.is_empty(), "{}", v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
-}
+
 
 /// Inflate a Hyper-V style balloon by one page: PageOffline, driver-held.
 fn balloon_page(s: &System<Landed>, c: &mm::Cpu<'_, Landed>) -> u64 {
@@ -48,7 +36,7 @@ fn pattern(tag: u64) -> Vec<u8> {
 
 #[test]
 fn kpageflags_describes_pages_by_state() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let p = c.fault(3).unwrap();
     let h = c.fault_thp(512).unwrap();
@@ -80,7 +68,7 @@ fn kpageflags_describes_pages_by_state() {
 
 #[test]
 fn offline_memory_is_no_page_and_valid_zones_lists_choices() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     assert_eq!(s.valid_zones(1).unwrap(), "Normal");
     {
         let c = s.cpu(0).unwrap();
@@ -100,7 +88,7 @@ fn offline_memory_is_no_page_and_valid_zones_lists_choices() {
 
 #[test]
 fn dump_tool_reads_user_frames_and_excludes_offline_and_poisoned_pages() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let p = c.fault(42).unwrap();
     assert_eq!(s.dump_tool_read(p).unwrap(), DumpRead::Data(Some(pattern(USER_TAG | 42))));
@@ -117,7 +105,7 @@ fn dump_tool_reads_user_frames_and_excludes_offline_and_poisoned_pages() {
 
 #[test]
 fn dump_tool_without_pageoffline_exclusion_is_v1() {
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let b = balloon_page(&s, &c);
     let old_tool = DumpOpts { exclude_page_offline: false };
@@ -125,7 +113,7 @@ fn dump_tool_without_pageoffline_exclusion_is_v1() {
     let v = s.check();
     assert!(v.iter().any(|x| x.id == "V1" && x.pfn == Some(b)), "{v:?}");
     // The current tool on the same system reads nothing more.
-    let s = sys_with(&[]);
+    let s = sys(&[]);
     let c = s.cpu(0).unwrap();
     let b = balloon_page(&s, &c);
     assert_eq!(s.dump_tool_read_opts(b, DumpOpts::default()).unwrap(), DumpRead::Excluded);
@@ -135,7 +123,7 @@ fn dump_tool_without_pageoffline_exclusion_is_v1() {
 /// B4 / C10 / C21: sysfs valid_zones, /proc/kpageflags and the dump tool
 /// on a block whose memmap offline poisoned; each reader is caught (M3).
 fn three_walkers_on_offline_memory(design: &[Switch]) -> Vec<mm::violation::Violation> {
-    let s = sys_with(design);
+    let s = sys(design);
     {
         let c = s.cpu(0).unwrap();
         s.offline_memory_block(&c, 1).unwrap();
@@ -162,7 +150,7 @@ fn memmap_reads_offline_switch_off_is_clean() {
 
 #[test]
 fn memmap_reads_offline_switch_sees_the_poison() {
-    let s = sys_with(&[Switch::MemmapReadsOffline]);
+    let s = sys(&[Switch::MemmapReadsOffline]);
     {
         let c = s.cpu(0).unwrap();
         s.offline_memory_block(&c, 1).unwrap();

@@ -115,7 +115,7 @@ pub(crate) fn group_page(spec: &Spec, cases: &[Bench], meta: &Meta) -> String {
         "\nTime per iteration: criterion's typical estimate (regression slope when sampled linearly, mean \
          when sampled flat) with its 95 % confidence interval, as criterion prints it. Median: criterion's \
          median of the samples; throughput, ratios and the plot use the median, which a few disturbed \
-         samples on a shared VM do not move (research/perf.md 7.5). From \
+         samples on a shared VM do not move. From \
          `target/criterion/{}/**/new/estimates.json`.",
         spec.name
     );

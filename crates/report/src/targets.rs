@@ -72,8 +72,8 @@ pub(crate) fn targets(all: &[&Bench], ir: &[IrBench]) -> Vec<Target> {
     let hook = get("put_page/alloc_free_pair/rfc_pageoffline_hook");
     let landed = pair;
     // Measurable cost: the hook's median is above landed's with disjoint 95 %
-    // intervals *and* by more than the 5 % noise threshold research/perf.md
-    // 7.5 recommends for this VM (wall-time CV 11-18 %): two designs are two
+    // intervals *and* by more than a 5 % noise threshold (the wall-time
+    // coefficient of variation measured on this kind of 2-vCPU VM is 11-18 %): two designs are two
     // machines booted one after the other, whose layouts differ by that much.
     let measurable = hook.zip(landed).map(|(h, l)| h.median.lo > l.median.hi && h.median.point > 1.05 * l.median.point);
     t.push(Target {

@@ -289,7 +289,8 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// Before this thread offlines block `nr`: a speculative reference it
     /// holds on a page of the block that is PageOffline or PG_hwpoison by
     /// now is let go (a walker's put). The kernel's premise for pfn walkers
-    /// (research A.19): they check what they got and drop such a page at
+    /// (seed 000's thread: "speculative references are immediately
+    /// dropped"; `virtio_mem_fake_offline_going_offline`): they check what they got and drop such a page at
     /// once (`get_unless_zero` does so when the page already is one); a
     /// reference taken before the page became one (in virtio-mem's unplug
     /// window, before memory_failure) cannot still be held when an offline
@@ -298,7 +299,8 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// Every other page a speculative reference keeps blocks the offline
     /// (it cannot be migrated), so nothing else needs letting go. The
     /// window itself (a walker preempted across the offline of another
-    /// thread, the residual race of A.19) is `conc`'s to explore.
+    /// thread, the residual race that thread discusses) is `conc`'s to
+    /// explore.
     pub(super) fn let_go_of_offline_pages(&mut self, cpu: usize, nr: u64) {
         let sys = self.sys;
         let offline_in_block = |pfn: Pfn| pfn / PAGES_PER_SECTION == nr && sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline() || p.PageHWPoison());

@@ -1,6 +1,6 @@
 //! The harness: applies [`crate::ops::Op`]s to a real [`mm::system::System`], checks it after
 //! every sequential op (invariant checker + the reference model), runs
-//! concurrent scenarios under shuttle with [`crate::sched::ReplayScheduler`].
+//! concurrent scenarios under shuttle with `crate::sched::ReplayScheduler`.
 //!
 //! * [`run`]: run a scenario (any design, any build) and return an
 //!   [`Outcome`] — the op trace, the violations, the dumps of the pages

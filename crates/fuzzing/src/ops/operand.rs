@@ -88,7 +88,7 @@ pub enum Target {
 }
 
 /// One byte picks the variant (mod 7), so that any mutation of that byte
-/// picks another target kind (see [`Op`]'s impl).
+/// picks another target kind (see [`super::Op`]'s impl).
 impl<'a> Arbitrary<'a> for Target {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(match u8::arbitrary(u)? % 7 {

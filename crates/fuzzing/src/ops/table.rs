@@ -1,5 +1,5 @@
 //! The op table: every operation of the op language, one entry each (see
-//! [`super::define`] for what an entry generates). The model-followed ops
+//! `ops/define.rs` for what an entry generates). The model-followed ops
 //! come first; after the first `extended` op of a run the reference model
 //! retires and only the checker judges. New ops go at the end (the byte
 //! form is the variant order).
@@ -10,7 +10,7 @@
 //! `s`/`i` the thread's held references, isolations, pins, ...; `block` the
 //! blocks in the state the op needs; a CPU operand is taken modulo the CPUs.
 //!
-//! Invariants: see [`super::define`]. Lock order: none (plain data).
+//! Invariants: as `ops/define.rs` says. Lock order: none (plain data).
 
 use super::{Count, Mt, Order, Target};
 use mm::{MigrateType, Pfn};

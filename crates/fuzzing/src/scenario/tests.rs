@@ -1,24 +1,12 @@
-    use super::*;
+use super::*;
+use crate::rng::SplitMix64;
 
-/// splitmix64, for deterministic random bytes.
-fn bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) as u8
-        })
-        .collect()
-}
 
 #[test]
 fn print_parse_roundtrip_over_arbitrary_scenarios() {
     let mut n = 0;
     for seed in 0..600 {
-        let data = bytes(seed, 1024);
+        let data = SplitMix64(seed).bytes(1024);
         let mut u = arbitrary::Unstructured::new(&data);
         let Ok(sc) = gen::scenario(&mut u) else { continue };
         sc.validate().unwrap_or_else(|e| panic!("seed {seed}: generated an invalid scenario ({e}):\n{sc}"));
@@ -37,7 +25,7 @@ fn malformed_input_never_panics_and_errors_point_somewhere() {
     parse("good.ops", good).unwrap();
     for seed in 0..3000u64 {
         let mut data = good.as_bytes().to_vec();
-        let r = bytes(seed, 8);
+        let r = SplitMix64(seed).bytes(8);
         for k in 0..(r[0] % 4 + 1) as usize {
             let pos = (r[1 + k] as usize * 7 + seed as usize) % data.len();
             match r[5] % 3 {

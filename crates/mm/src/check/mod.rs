@@ -1,6 +1,5 @@
 //! The invariant checker: walks the whole system and reports every
-//! violation of the catalogue in research/kernel.md A.23 that the model can
-//! reach so far, each with its id, the pfn and an explanation.
+//! violation of the invariant catalogue below that the model can reach, each with its id, the pfn and an explanation.
 //!
 //! | id | what is checked |
 //! |---|---|

@@ -1,6 +1,6 @@
 //! The powerpc pseries CMM balloon (Collaborative Memory Manager,
-//! `arch/powerpc/platforms/pseries/cmm.c`; research/kernel.md A.20, B1's
-//! CMM part): the guest loans pages to the hypervisor.
+//! `arch/powerpc/platforms/pseries/cmm.c`, `cmm_memory_cb` and
+//! `cmm_mem_going_offline`): the guest loans pages to the hypervisor.
 //!
 //! * [`Cmm::inflate`] allocates pages and loans them: PageOffline (as
 //!   `balloon_page_insert` does), managed −= 1 each, the balloon keeps the
@@ -43,9 +43,9 @@
 //! taken inside the notifier chain (under mem_hotplug_lock) and never held
 //! while waiting for any lock above it.
 
-use super::describe;
+use super::{balloon_alloc, balloon_give_back, balloon_take, describe};
 use crate::design::Switch;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hotplug::notifier::{MemAction, MemoryNotifier, MemoryNotify, NotifyCtx};
 use crate::page_alloc::FreePath;
 use crate::page_ref::{page_count, put_page_testzero};
@@ -114,15 +114,9 @@ impl Cmm {
         let mt = if sys.design().has(Switch::CmmFreeOnGoingOffline) { MigrateType::Unmovable } else { MigrateType::Movable };
         let mut done = 0;
         while done < n {
-            let pfn = match cpu.alloc_pages(0, mt) {
-                Ok(p) => p,
-                Err(Error::NoMemory { .. }) => break,
-                Err(e) => return Err(e),
-            };
-            let page = sys.memmap().pfn_to_page(pfn)?;
+            let Some(pfn) = balloon_alloc(cpu, mt)? else { break };
             let mut st = self.state.lock();
-            page.__SetPageOffline();
-            NotifyCtx::adjust_managed_page_count(sys, -1);
+            balloon_take(sys, pfn)?;
             st.pages.push(pfn);
             st.hv_loaned.insert(pfn);
             st.target += 1;
@@ -142,8 +136,7 @@ impl Cmm {
                 let Some(pfn) = st.pages.pop() else { break };
                 st.hv_loaned.remove(&pfn);
                 st.target -= 1;
-                sys.memmap().pfn_to_page(pfn)?.__ClearPageOffline();
-                NotifyCtx::adjust_managed_page_count(sys, 1);
+                balloon_give_back(sys, pfn)?;
                 freed.push(pfn);
             }
         }

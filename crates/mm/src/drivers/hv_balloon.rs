@@ -24,7 +24,8 @@
 //!
 //! Lock order: the balloon's page list lock → pcp lock → zone->lock.
 
-use crate::error::{Error, Result};
+use super::{balloon_alloc, balloon_give_back, balloon_take};
+use crate::error::Result;
 use crate::hotplug::notifier::{MemAction, MemoryNotifier, MemoryNotify, NotifyCtx};
 use crate::page_alloc::FreePath;
 use crate::page_ref::page_count;
@@ -62,15 +63,9 @@ impl HvBalloon {
         let sys = cpu.system();
         let mut done = 0;
         while done < n {
-            let pfn = match cpu.alloc_pages(0, MigrateType::Unmovable) {
-                Ok(p) => p,
-                Err(Error::NoMemory { .. }) => break,
-                Err(e) => return Err(e),
-            };
-            let page = sys.memmap().pfn_to_page(pfn)?;
+            let Some(pfn) = balloon_alloc(cpu, MigrateType::Unmovable)? else { break };
             let mut v = self.pages.lock();
-            page.__SetPageOffline();
-            NotifyCtx::adjust_managed_page_count(sys, -1);
+            balloon_take(sys, pfn)?;
             v.push(pfn);
             done += 1;
         }
@@ -85,8 +80,7 @@ impl HvBalloon {
             let mut v = self.pages.lock();
             while freed.len() < n {
                 let Some(pfn) = v.pop() else { break };
-                sys.memmap().pfn_to_page(pfn)?.__ClearPageOffline();
-                NotifyCtx::adjust_managed_page_count(sys, 1);
+                balloon_give_back(sys, pfn)?;
                 freed.push(pfn);
             }
         }

@@ -1,5 +1,7 @@
 //! Balloon and memory-device drivers that hold `PageOffline` pages
-//! (research/kernel.md A.19, A.20, B1): how each one gets its pages out of
+//! (`drivers/virtio/virtio_mem.c`, `arch/powerpc/platforms/pseries/cmm.c`,
+//! `drivers/hv/hv_balloon.c`, and `mm/memory_hotplug.c`'s handling of
+//! PageOffline pages in `offline_pages`): how each one gets its pages out of
 //! the way of memory offlining, and the variants the RFC thread argued
 //! about.
 //!
@@ -9,8 +11,8 @@
 //! | [`cmm`] | loaned pages, PageOffline, refcount 1 | migrates them out of the range (balloon compaction) | CMM1 |
 //! | [`hv_balloon`] | ballooned pages, PageOffline, refcount 1 | nothing: offline fails, everything is restored | V1, O3 |
 //!
-//! Shared rules, all checked by [`System::check`] through
-//! [`crate::hotplug::notifier::MemoryNotifier::check`]:
+//! Shared rules, all checked by [`crate::system::System::check`] through
+//! [`crate::hotplug::notifier::MemoryNotifier::check_pages`]:
 //! * **managed pages**: a driver subtracts a page from `managed_pages`
 //!   exactly when it sets PageOffline on it and adds it back exactly when
 //!   it clears PageOffline (the checker's rule is `managed = Σ online pages
@@ -22,7 +24,7 @@
 //!   an unclaimed one is reported as V1;
 //! * **V4**: a PageOffline page never reaches the free path. The model's
 //!   free path is the CONFIG_DEBUG_VM one: `free_pages_prepare` refuses a
-//!   page whose mapcount word holds a type, returns [`Error::BadPage`] and
+//!   page whose mapcount word holds a type, returns [`crate::error::Error::BadPage`] and
 //!   leaks the page (the kernel's `bad_page()` report: "nonzero mapcount").
 //!   Such a leaked page is indistinguishable at rest from a page the RFC
 //!   design holds at refcount 0, so the report is made where the free path
@@ -34,22 +36,23 @@
 //!   that outcome should a free path ever let one through.
 //!
 //! Driver checks assume a quiescent point: no driver operation (inflate,
-//! plug, ...) in flight on another thread while [`System::check`] runs.
+//! plug, ...) in flight on another thread while [`crate::system::System::check`] runs.
 //!
-//! Lock order (outermost first): device_hotplug_lock → mem_hotplug_lock →
-//! pcp_batch_high_lock (offline's pcp disable) → virtio-mem
-//! `hotplug_mutex` → a driver's state lock → pcp lock → zone->lock. The
-//! notifier chain is called with the first three held; a driver never
-//! takes one of them itself.
+//! Lock order ([`crate::locking`]): the notifier chain is called with
+//! device_hotplug_lock, mem_hotplug_lock and pcp_batch_high_lock held
+//! (#2–#4); a driver takes only what comes after them (virtio-mem's
+//! `hotplug_mutex`, its state lock, pcp lock, zone->lock) and never one
+//! of the first three itself.
 
 pub mod cmm;
 pub mod hv_balloon;
 pub mod virtio_mem;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hotplug::notifier::NotifyCtx;
 use crate::page_alloc::FreePath;
-use crate::system::Cpu;
+use crate::pageblock::MigrateType;
+use crate::system::{Cpu, System};
 use crate::Pfn;
 
 /// Most unowned PageOffline pages listed one by one by the ownership check.
@@ -70,7 +73,7 @@ pub fn walker_get<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<bool> {
 
 /// The walker drops its speculative reference (`put_page`). If that was
 /// the last reference of a PageOffline page, the page reaches the free
-/// path, which is V4: the free path refuses it ([`Error::BadPage`], the
+/// path, which is V4: the free path refuses it ([`crate::error::Error::BadPage`], the
 /// page is leaked) and the violation is recorded here (see the module doc).
 pub fn walker_put<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<()> {
     // A refused PageOffline page is recorded as V4 by put_page itself.
@@ -79,6 +82,34 @@ pub fn walker_put<F: FreePath>(cpu: &Cpu<'_, F>, pfn: Pfn) -> Result<()> {
 
 
 /// Where a pfn is, in words, for a driver's report.
+/// A balloon's next page (`cmm_alloc_pages`, `balloon_up`): an order-0
+/// allocation of `mt`, or None when memory runs out (`__GFP_NORETRY`).
+pub(crate) fn balloon_alloc<F: FreePath>(cpu: &Cpu<'_, F>, mt: MigrateType) -> Result<Option<Pfn>> {
+    match cpu.alloc_pages(0, mt) {
+        Ok(p) => Ok(Some(p)),
+        Err(Error::NoMemory { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A balloon takes `pfn` (its reference is now the balloon's): PageOffline,
+/// one page fewer managed (`__SetPageOffline` + `adjust_managed_page_count`
+/// of -1). Called with the balloon's list lock held, so no check sees a
+/// PageOffline page that no driver lists.
+pub(crate) fn balloon_take<F: FreePath>(sys: &System<F>, pfn: Pfn) -> Result<()> {
+    sys.memmap().pfn_to_page(pfn)?.__SetPageOffline();
+    NotifyCtx::adjust_managed_page_count(sys, -1);
+    Ok(())
+}
+
+/// A balloon gives `pfn` back before it puts its reference: PageOffline
+/// cleared, one page more managed.
+pub(crate) fn balloon_give_back<F: FreePath>(sys: &System<F>, pfn: Pfn) -> Result<()> {
+    sys.memmap().pfn_to_page(pfn)?.__ClearPageOffline();
+    NotifyCtx::adjust_managed_page_count(sys, 1);
+    Ok(())
+}
+
 pub(crate) fn describe(ctx: &dyn NotifyCtx, pfn: Pfn) -> String {
     match ctx.memmap().pfn_to_online_page(pfn) {
         Err(_) => "not in online memory".into(),

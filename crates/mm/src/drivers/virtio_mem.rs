@@ -1,5 +1,6 @@
-//! virtio-mem in Sub-Block Mode (`drivers/virtio/virtio_mem.c`,
-//! research/kernel.md A.19 and B1): a device owns a range of hot-added
+//! virtio-mem in Sub-Block Mode (`drivers/virtio/virtio_mem.c`:
+//! `virtio_mem_sbm_plug_and_add_mb`, `virtio_mem_sbm_unplug_sb_online`,
+//! `virtio_mem_memory_notifier_cb`): a device owns a range of hot-added
 //! memory blocks and plugs/unplugs them in subblocks of one pageblock (512
 //! pages, 64 per block).
 //!

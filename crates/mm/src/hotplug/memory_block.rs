@@ -10,7 +10,7 @@
 //!   buddy (M2); `altmap_alloc` returns to 0 exactly once on removal (M4).
 //!
 //! Lock order: fields are written under device_hotplug_lock
-//! ([`crate::System::device_hotplug_lock`]); counters are atomics.
+//! (`device_hotplug_lock`, [`crate::locking`] #2); counters are atomics.
 
 use crate::sync::plain::{AtomicI64, AtomicU32, AtomicU8, Ordering};
 use std::sync::atomic::AtomicBool;

@@ -2,8 +2,8 @@
 //! add_memory / remove_memory with memmap_on_memory, and online_pages /
 //! offline_pages of whole memory blocks, with the notifier chain.
 //!
-//! offline_pages follows the kernel's step order (research/kernel.md
-//! A.14.2): zone_pcp_disable → start_isolate_page_range → MEM_GOING_OFFLINE
+//! offline_pages follows the kernel's step order (`offline_pages` in
+//! `mm/memory_hotplug.c`): zone_pcp_disable → start_isolate_page_range → MEM_GOING_OFFLINE
 //! → { scan_movable_pages / do_migrate_range until nothing movable is left;
 //! dissolve free hugetlb; test_pages_isolated } repeated → 
 //! __offline_isolated_pages → zone_pcp_enable → counters → MEM_OFFLINE →
@@ -19,8 +19,10 @@
 //! the range is contained ([`crate::page::Page::hwpoison_contained`]: memory failure holds it,
 //! or nobody does), never one its owner still holds (C22). M2/M4: vmemmap pages are Reserved,
 //! refcount 1, never onlined, and released to the altmap exactly once.
-//! Lock order: device_hotplug_lock → memmap.hotplug (mem_hotplug_lock) →
-//! pcp_batch_high_lock → pcpu_drain_mutex → pcp lock → zone->lock.
+//! Lock order ([`crate::locking`]): device_hotplug_lock → memmap.hotplug
+//! (mem_hotplug_lock) → pcp_batch_high_lock (offline's pcp disable, held
+//! across the notifier chain and the migration) → ptl → pcpu_drain_mutex →
+//! pcp lock → zone->lock.
 
 pub mod memory_block;
 pub mod notifier;

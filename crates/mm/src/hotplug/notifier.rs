@@ -1,7 +1,8 @@
 //! The memory notifier chain (`memory_notify`): drivers register and are
 //! told of online/offline transitions of memory blocks.
 //!
-//! Invariants (research/kernel.md A.14.2, O3): an offline that delivered
+//! Invariants (`memory_notify` and its callers in `mm/memory_hotplug.c`;
+//! O3): an offline that delivered
 //! MEM_GOING_OFFLINE delivers exactly one of MEM_OFFLINE or
 //! MEM_CANCEL_OFFLINE afterwards, to every notifier that was told
 //! GOING_OFFLINE, in registration order. A notifier that refuses

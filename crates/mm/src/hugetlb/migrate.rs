@@ -99,7 +99,9 @@ impl<F: FreePath> System<F> {
                 // taken) and no longer reachable through the mapping, whose
                 // entries change only under hugetlb_lock, held here; the
                 // target is at refcount 0 on no list, owned by this call.
-                // Hugetlb frames are accessed only here. Distinct folios.
+                // Readers of frames (the dump tool) hold hugetlb_lock too;
+                // the writers of base pages' frames never touch a hugetlb
+                // folio. Distinct folios.
                 if unsafe { mm.frame_copy(src + k, dst + k) }.is_err() {
                     break;
                 }

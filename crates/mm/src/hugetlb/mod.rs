@@ -40,7 +40,8 @@
 //! the end state the kernel reaches with dissolve + `take_page_off_buddy`,
 //! without the window in which the raw page sits in buddy.
 //!
-//! Invariants (research/kernel.md A.16, checked by [`System::check`]):
+//! Invariants (`hugetlb_acct_memory`, `dequeue_hugetlb_folio_node_exact`,
+//! `enqueue_hugetlb_folio` in `mm/hugetlb.c`; checked by [`System::check`]):
 //! * HR1: `free >= resv`; a fault in a reserved mapping always finds a
 //!   usable folio (recorded at run time when it does not, unless only folios
 //!   that a hard memory error poisoned are left, which the kernel accepts);

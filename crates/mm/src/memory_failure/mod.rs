@@ -57,12 +57,13 @@
 //! memory_failure could not handle), or leaked at refcount 0 by the free
 //! path once that owner let go; the head of a poisoned hugetlb folio.
 //!
-//! Lock order: `mf_mutex` → `mem_hotplug_lock` (`memmap.hotplug`, held by
-//! memory_failure and unpoison throughout and by each soft offline step,
-//! as `get_online_mems`) → `ptl` → `pcp_batch_high_lock` →
-//! `pcpu_drain_mutex` → pcp lock → zone->lock; `hugetlb_lock` is a leaf.
-//! Nothing here is called with zone->lock or a pcp lock held, and memory
-//! offline never takes `mf_mutex`.
+//! Lock order ([`crate::locking`]): `mf_mutex` → `mem_hotplug_lock`
+//! (`memmap.hotplug`, held by memory_failure and unpoison throughout and by
+//! each soft offline step, as `get_online_mems`); then `pcp_batch_high_lock`
+//! (the pcp disable of `get_hwpoison_page`) and `ptl` (the unmap), one after
+//! the other, never nested; `hugetlb_lock` is a leaf. Nothing here is called
+//! with zone->lock or a pcp lock held, and memory offline never takes
+//! `mf_mutex`.
 
 mod hugetlb;
 pub mod state;

@@ -5,7 +5,8 @@
 //! Every function here that takes `&mut FreeArea` runs under zone->lock
 //! (the guard is the proof).
 //!
-//! Invariants kept (research/kernel.md A.4, A.23):
+//! Invariants kept (`__free_one_page`, `expand`, `__rmqueue_smallest` in
+//! `mm/page_alloc.c`):
 //! * B1: free heads never overlap; two free buddies of one order are merged
 //!   unless a migratetype boundary that may not be merged (isolate, CMA,
 //!   highatomic against anything else) lies between them.

@@ -7,10 +7,14 @@
 //! * [`pcp`]: per-CPU lists and their biased lock, refill, spill, drain;
 //! * [`free`]: put_page's free path and the [`FreePath`] design variants;
 //! * [`alloc`]: rmqueue and prep_new_page;
-//! * [`contig`]: alloc_contig_range / free_contig_range.
+//! * [`hwpoison`]: the buddy side of memory failure (`take_page_off_buddy`).
 //!
-//! Lock order: `pcp_batch_high_lock` → `pcpu_drain_mutex` → pcp lock →
-//! zone->lock. The pcp fast path takes no lock shared between CPUs.
+//! `alloc_contig_range` is [`crate::contig`] (it needs isolation and
+//! migration, which sit above the allocator).
+//!
+//! Lock order ([`crate::locking`]): `pcp_batch_high_lock` →
+//! `pcpu_drain_mutex` → pcp lock → zone->lock. The pcp fast path takes no
+//! lock shared between CPUs.
 
 pub mod alloc;
 pub mod buddy;

@@ -1,6 +1,6 @@
 //! The zone: buddy free areas, counters, and the per-CPU pagesets.
 //!
-//! Invariants (research/kernel.md A.23, checked by [`crate::check`]):
+//! Invariants (checked by [`crate::check`]):
 //! * B4: `nr_free_pages` = Σ pages on non-isolate buddy lists;
 //!   `nr_free[order]` = number of blocks on all lists of that order.
 //! * `present_pages` = `managed_pages` = pages of online sections (no
