@@ -27,12 +27,14 @@
 //! so no timed region ever pays a first-touch fault.
 
 use crate::Rng;
-use mm::{Config, Cpu, Error, Landed, System, PAGES_PER_SECTION, PAGE_SIZE, SECTION_SIZE};
+use mm::{Config, Cpu, Error, Geometry, Landed, System, PAGE_SIZE};
+
+const X86: Geometry = Geometry::X86_64;
 
 /// The block that is offlined.
 pub const TARGET: u64 = 0;
 /// Pages in a block.
-pub const BLOCK_PAGES: usize = PAGES_PER_SECTION as usize;
+pub const BLOCK_PAGES: usize = X86.pages_per_section() as usize;
 
 /// See the module doc.
 pub struct OfflineFixture {
@@ -48,7 +50,7 @@ pub struct OfflineFixture {
 }
 
 fn in_target(pfn: u64) -> bool {
-    pfn / PAGES_PER_SECTION == TARGET
+    pfn / X86.pages_per_section() == TARGET
 }
 
 impl OfflineFixture {
@@ -57,7 +59,7 @@ impl OfflineFixture {
     /// it lives as long as the benchmark process.
     pub fn new() -> OfflineFixture {
         let cfg = Config {
-            mem_bytes: 3 * SECTION_SIZE,
+            mem_bytes: 3 * X86.section_size(),
             max_sections: 4,
             nr_cpus: 2,
             frame_store: true,
@@ -140,7 +142,7 @@ impl OfflineFixture {
         }
         self.cpu.drain_local_pages();
         self.kept = mapped[..k].iter().map(|&(v, _)| v).collect();
-        mapped[..k].iter().map(|&(_, pfn)| (pfn % PAGES_PER_SECTION) as usize).collect()
+        mapped[..k].iter().map(|&(_, pfn)| (pfn % X86.pages_per_section()) as usize).collect()
     }
 
     /// Timed: offline the target block.
@@ -243,22 +245,22 @@ pub struct BalloonFixture {
 impl BalloonFixture {
     /// `unplugged` subblocks, spread evenly over the block.
     pub fn new(unplugged: u64) -> BalloonFixture {
-        use mm::drivers::virtio_mem::{VirtioMem, SBS_PER_MB};
-        assert!(unplugged <= SBS_PER_MB);
-        let cfg = Config { mem_bytes: SECTION_SIZE, max_sections: 2, nr_cpus: 2, ..Config::default() };
+        use mm::drivers::virtio_mem::VirtioMem;
+        assert!(unplugged <= X86.pageblocks_per_section());
+        let cfg = Config { mem_bytes: X86.section_size(), max_sections: 2, nr_cpus: 2, ..Config::default() };
         let sys: &'static System<Landed> = Box::leak(Box::new(System::new(cfg).expect("boot the balloon machine")));
         let cpu = sys.cpu(0).expect("cpu 0");
         let block = 1;
-        let vm = std::sync::Arc::new(VirtioMem::new(block, 1));
+        let vm = std::sync::Arc::new(VirtioMem::new(&X86, block, 1));
         sys.register_memory_notifier(vm.clone());
         sys.add_memory(block, false).expect("hot-add the device block");
-        for sb in 0..SBS_PER_MB {
+        for sb in 0..X86.pageblocks_per_section() {
             vm.plug(&cpu, sb).expect("plug");
         }
         sys.online_memory_block(block).expect("online the device block");
         for i in 0..unplugged {
             // Evenly spread: subblock i * 64 / unplugged.
-            vm.unplug(&cpu, i * SBS_PER_MB / unplugged).expect("unplug a subblock");
+            vm.unplug(&cpu, i * X86.pageblocks_per_section() / unplugged).expect("unplug a subblock");
         }
         cpu.drain_local_pages();
         let fx = BalloonFixture { sys, cpu, block };

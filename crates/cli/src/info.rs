@@ -5,10 +5,8 @@ use crate::out::{emit, rss_bytes, JsonObject};
 use crate::size::{human_bytes, parse_mem, short_size};
 use crate::Failure;
 use mm::page_alloc::pcp::NR_PCP_LISTS;
-use mm::{
-    Config, Landed, Page, System, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGES_PER_SECTION, PAGE_SIZE,
-    PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH, SECTION_SIZE,
-};
+use mm::{Config, Landed, Page, System, PAGE_SIZE, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH};
+use mm::Geometry;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
@@ -19,15 +17,28 @@ pub(crate) struct InfoArgs {
     /// CPU slots of the machine.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
     cpus: u32,
+    /// The geometry (x86_64: 128M sections, order-9 pageblocks, max order
+    /// 10; small: the fuzz targets' 2M sections, order-5 pageblocks, max
+    /// order 6).
+    #[arg(long, value_name = "NAME", default_value = "x86_64", value_parser = parse_geometry)]
+    geometry: Geometry,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
+fn parse_geometry(s: &str) -> Result<Geometry, String> {
+    Geometry::by_name(s).ok_or_else(|| format!("one of {}", Geometry::ALL.map(|g| g.name).join(", ")))
+}
+
 pub(crate) fn run(a: &InfoArgs) -> Result<(), Failure> {
+    let g = a.geometry;
+    if !a.mem.is_multiple_of(g.section_size()) {
+        return Err(Failure::usage(format!("--mem {}: not a multiple of the {} geometry's {} section", short_size(a.mem), g.name, human_bytes(g.section_size()))));
+    }
     let desc = std::mem::size_of::<Page>() as u64;
     let pages = a.mem / PAGE_SIZE as u64;
-    let sections = a.mem / SECTION_SIZE;
+    let sections = a.mem / g.section_size();
     let memmap_bytes = pages * desc;
     let cfg = Config {
         mem_bytes: a.mem,
@@ -36,6 +47,7 @@ pub(crate) fn run(a: &InfoArgs) -> Result<(), Failure> {
         pcp_high: PCP_DEFAULT_HIGH,
         pcp_batch: PCP_DEFAULT_BATCH,
         frame_store: false,
+        geometry: g,
         ..Config::default()
     };
 
@@ -50,20 +62,20 @@ pub(crate) fn run(a: &InfoArgs) -> Result<(), Failure> {
     let st = sys.stats();
     let (pcp_high, pcp_batch) = sys.zone().pcp_high_batch(0).unwrap_or((PCP_DEFAULT_HIGH, PCP_DEFAULT_BATCH));
     let boot_ms = boot.as_secs_f64() * 1e3;
-    let max_block_pages = 1u64 << MAX_PAGE_ORDER;
+    let max_block_pages = 1u64 << g.max_order;
 
     if a.json {
         let mut j = JsonObject::new();
         j.str("version", env!("CARGO_PKG_VERSION"))
             .str("free_path", sys.design_name())
             .num("page_size", PAGE_SIZE)
-            .num("section_size", SECTION_SIZE)
-            .num("pages_per_section", PAGES_PER_SECTION)
-            .num("memory_block_size", SECTION_SIZE)
+            .num("section_size", g.section_size())
+            .num("pages_per_section", g.pages_per_section())
+            .num("memory_block_size", g.section_size())
             .num("descriptor_size", desc)
-            .num("pageblock_order", PAGEBLOCK_ORDER)
-            .num("pageblock_pages", PAGEBLOCK_NR_PAGES)
-            .num("max_page_order", MAX_PAGE_ORDER)
+            .num("pageblock_order", g.pageblock_order)
+            .num("pageblock_pages", g.pageblock_nr_pages())
+            .num("max_page_order", g.max_order)
             .num("max_block_pages", max_block_pages)
             .num("pcp_lists", NR_PCP_LISTS)
             .num("pcp_batch", pcp_batch)
@@ -86,21 +98,25 @@ pub(crate) fn run(a: &InfoArgs) -> Result<(), Failure> {
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("  {k:<24}{v}\n"));
     let hdr = format!("pagelab {} (free path: {})\ngeometry\n", env!("CARGO_PKG_VERSION"), sys.design_name());
+    line("geometry", g.name.to_string());
     line("page size", format!("{PAGE_SIZE} B"));
-    line("section", format!("{} = {PAGES_PER_SECTION} pages", human_bytes(SECTION_SIZE)));
-    line("memory block", format!("1 section ({})", human_bytes(SECTION_SIZE)));
+    line("section", format!("{} = {} pages", human_bytes(g.section_size()), g.pages_per_section()));
+    line("memory block", format!("1 section ({})", human_bytes(g.section_size())));
     line("page descriptor", format!("{desc} B (struct page)"));
     line(
         "pageblock",
         format!(
-            "order {PAGEBLOCK_ORDER} = {PAGEBLOCK_NR_PAGES} pages ({})",
-            human_bytes(PAGEBLOCK_NR_PAGES * PAGE_SIZE as u64)
+            "order {} = {} pages ({})",
+            g.pageblock_order,
+            g.pageblock_nr_pages(),
+            human_bytes(g.pageblock_nr_pages() * PAGE_SIZE as u64)
         ),
     );
     line(
-        "MAX_PAGE_ORDER",
+        "max page order",
         format!(
-            "{MAX_PAGE_ORDER} (largest block {max_block_pages} pages, {})",
+            "{} (largest block {max_block_pages} pages, {})",
+            g.max_order,
             human_bytes(max_block_pages * PAGE_SIZE as u64)
         ),
     );
@@ -122,8 +138,11 @@ pub(crate) fn run(a: &InfoArgs) -> Result<(), Failure> {
     mline(
         "free after boot",
         format!(
-            "{} of {} managed pages, {} blocks of order {MAX_PAGE_ORDER}",
-            st.nr_free_pages, st.managed_pages, st.nr_free[MAX_PAGE_ORDER as usize]
+            "{} of {} managed pages, {} blocks of order {}",
+            st.nr_free_pages,
+            st.managed_pages,
+            st.nr_free[g.max_order as usize],
+            g.max_order
         ),
     );
     emit(&format!("{hdr}{s}{m}"))

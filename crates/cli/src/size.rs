@@ -2,9 +2,10 @@
 //!
 //! Binary units, as the kernel's `memparse` (`mem=`) reads them: K, M, G, T
 //! are powers of 1024, optionally followed by `B` or `iB`; a bare number is
-//! bytes. A machine's memory is a positive multiple of the 128 MiB section.
+//! bytes. A machine's memory is a positive multiple of its section (the
+//! smallest, the small geometry's 2 MiB; `info` and `stress` check theirs).
 
-use mm::SECTION_SIZE;
+use mm::Geometry;
 
 /// Parse a byte size with an optional binary suffix.
 pub(crate) fn parse_bytes(s: &str) -> Result<u64, String> {
@@ -26,15 +27,14 @@ pub(crate) fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(1u64 << shift).ok_or_else(|| "size too large".to_string())
 }
 
-/// Parse the memory of a machine: a positive multiple of the section size.
-/// Used as a clap value parser, so the message need not repeat the value.
+/// Parse the memory of a machine: a positive multiple of the smallest
+/// section size. Used as a clap value parser, so the message need not
+/// repeat the value.
 pub(crate) fn parse_mem(s: &str) -> Result<u64, String> {
     let bytes = parse_bytes(s)?;
-    if bytes == 0 || bytes % SECTION_SIZE != 0 {
-        return Err(format!(
-            "memory must be a positive multiple of the {} section size (e.g. 128M, 512M, 1G, 4G)",
-            human_bytes(SECTION_SIZE)
-        ));
+    let section = Geometry::SMALL.section_size();
+    if bytes == 0 || !bytes.is_multiple_of(section) {
+        return Err(format!("memory must be a positive multiple of {} (e.g. 128M, 512M, 1G, 4G)", human_bytes(section)));
     }
     Ok(bytes)
 }
@@ -91,7 +91,8 @@ mod tests {
         assert_eq!(parse_mem("1G"), Ok(1 << 30));
         assert_eq!(parse_mem("4GiB"), Ok(4 << 30));
         assert_eq!(parse_mem("134217728"), Ok(128 << 20));
-        assert!(parse_mem("100M").is_err());
+        assert_eq!(parse_mem("100M"), Ok(100 << 20), "a whole number of small-geometry sections");
+        assert!(parse_mem("101M").is_err());
         assert!(parse_mem("0").is_err());
         assert!(parse_mem("").is_err());
         assert!(parse_mem("1X").is_err());

@@ -11,10 +11,12 @@
 use crate::out::emit;
 use crate::size::{human_bytes, human_count, parse_mem, short_size};
 use crate::Failure;
-use mm::{Config, Cpu, Landed, MigrateType, System, PAGE_SIZE, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH, SECTION_SIZE};
+use mm::{Config, Cpu, Landed, MigrateType, System, PAGE_SIZE, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct StressArgs {
@@ -200,7 +202,7 @@ pub(crate) fn run(a: &StressArgs) -> Result<(), Failure> {
     let threads = a.threads as usize;
     let cfg = Config {
         mem_bytes: a.mem,
-        max_sections: (a.mem / SECTION_SIZE) as usize,
+        max_sections: (a.mem / X86.section_size()) as usize,
         nr_cpus: threads,
         pcp_high: PCP_DEFAULT_HIGH,
         pcp_batch: PCP_DEFAULT_BATCH,
@@ -326,7 +328,7 @@ pub(crate) fn run(a: &StressArgs) -> Result<(), Failure> {
         st.pcp_pages(),
         if accounted { "every page accounted for" } else { "PAGES UNACCOUNTED FOR" }
     ));
-    let max = mm::MAX_PAGE_ORDER as usize;
+    let max = X86.max_order as usize;
     s.push_str(&format!("merging: {} of {} order-{max} blocks whole again\n", st.nr_free[max], nr_pages >> max));
     let error = sh.error.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = &error {

@@ -4,19 +4,21 @@
 // Std-only: shuttle primitives need a shuttle execution (see shuttle_*.rs).
 #![cfg(not(feature = "shuttle"))]
 
-use mm::{Config, Error, Landed, MigrateType, System, PAGES_PER_SECTION, SECTION_SIZE};
+use mm::{Config, Error, Landed, MigrateType, System};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 fn sys() -> System<Landed> {
-    System::new(Config { mem_bytes: SECTION_SIZE, max_sections: 2, nr_cpus: 1, ..Config::default() }).unwrap()
+    System::new(Config { mem_bytes: X86.section_size(), max_sections: 2, nr_cpus: 1, ..Config::default() }).unwrap()
 }
 
 #[test]
 fn out_of_range_and_absent_pfns_are_errors() {
     let s = sys();
     let c = s.cpu(0).unwrap();
-    let far = 10 * PAGES_PER_SECTION;
-    assert_eq!(c.put_page(far), Err(Error::PfnOutOfRange { pfn: far, max_pfn: 2 * PAGES_PER_SECTION }));
-    let absent = PAGES_PER_SECTION + 1;
+    let far = 10 * X86.pages_per_section();
+    assert_eq!(c.put_page(far), Err(Error::PfnOutOfRange { pfn: far, max_pfn: 2 * X86.pages_per_section() }));
+    let absent = X86.pages_per_section() + 1;
     assert_eq!(c.put_page(absent), Err(Error::PfnNotPresent { pfn: absent }));
     assert!(c.get_page_unless_zero(u64::MAX).unwrap_err().to_string().contains("out of range"));
     let msg = c.put_page(far).unwrap_err().to_string();
@@ -94,7 +96,7 @@ fn bad_configs_are_refused() {
     for cfg in [
         Config { mem_bytes: 100 << 20, ..Config::default() },
         Config { mem_bytes: 0, ..Config::default() },
-        Config { max_sections: 2, mem_bytes: 4 * SECTION_SIZE, ..Config::default() },
+        Config { max_sections: 2, mem_bytes: 4 * X86.section_size(), ..Config::default() },
         Config { nr_cpus: 0, ..Config::default() },
         Config { pcp_batch: 0, ..Config::default() },
         Config { max_sections: 1 << 20, ..Config::default() },

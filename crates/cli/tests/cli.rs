@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 fn pagelab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pagelab")).args(args).output().expect("the pagelab binary runs")
@@ -41,7 +43,7 @@ fn info_json_parses_and_reports_the_geometry() {
     };
     assert_eq!(num("descriptor_size"), 64.0);
     assert_eq!(num("descriptor_size"), std::mem::size_of::<mm::Page>() as f64);
-    assert_eq!(num("pages_per_section"), mm::PAGES_PER_SECTION as f64);
+    assert_eq!(num("pages_per_section"), X86.pages_per_section() as f64);
     assert_eq!(num("pages_per_section"), 32768.0);
     assert_eq!(num("page_size"), 4096.0);
     assert_eq!(num("section_size"), (128u64 << 20) as f64);
@@ -55,7 +57,7 @@ fn info_json_parses_and_reports_the_geometry() {
     assert_eq!(m.get("version"), Some(&Json::Str(env!("CARGO_PKG_VERSION").into())));
     match m.get("nr_free") {
         Some(Json::Arr(a)) => {
-            assert_eq!(a.len(), mm::MAX_PAGE_ORDER as usize + 1);
+            assert_eq!(a.len(), X86.max_order as usize + 1);
             assert_eq!(a.last(), Some(&Json::Num(64.0)), "256M boots as 64 order-10 blocks");
         }
         other => panic!("nr_free: {other:?}"),

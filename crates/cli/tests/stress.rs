@@ -9,16 +9,18 @@
 #![cfg(not(feature = "shuttle"))]
 
 use fuzzing::rng::SplitMix64;
-use mm::{Config, Landed, MigrateType, System, SECTION_SIZE};
+use mm::{Config, Landed, MigrateType, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 
 #[test]
 fn threads_alloc_free_speculate_and_drain_then_checker_is_clean() {
     let ms: u64 = std::env::var("PAGELAB_STRESS_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
     let sys: System<Landed> = System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
+        mem_bytes: 2 * X86.section_size(),
         max_sections: 2,
         nr_cpus: 4,
         pcp_high: 252,
@@ -117,7 +119,7 @@ fn threads_alloc_free_speculate_and_drain_then_checker_is_clean() {
     let st = sys.stats();
     assert_eq!(st.pcp_pages(), 0);
     assert_eq!(st.nr_free_pages, st.managed_pages, "every page is back in buddy");
-    assert_eq!(st.nr_free[mm::MAX_PAGE_ORDER as usize] << mm::MAX_PAGE_ORDER, st.managed_pages as u64, "and fully merged");
+    assert_eq!(st.nr_free[X86.max_order as usize] << X86.max_order, st.managed_pages as u64, "and fully merged");
     let (ops, hits, drains) = (ops.into_inner(), spec_hits.into_inner(), drains.into_inner());
     eprintln!("stress: {ops} ops, {hits} speculative refs taken, {drains} remote drains/disables in {ms} ms");
     assert!(ops > 10_000 && hits > 0 && drains > 10, "the workload really ran: {ops} ops, {hits} spec refs, {drains} drains");

@@ -44,7 +44,7 @@ use mm::hotplug::memory_block::BlockState;
 use mm::page_alloc::FreePath;
 use mm::page_ref::page_count;
 use mm::system::{Config, System};
-use mm::{Pfn, PAGEBLOCK_NR_PAGES, PAGES_PER_SECTION};
+use mm::{Geometry, Pfn};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The model's prediction for one operation's result.
@@ -100,6 +100,7 @@ pub struct Model {
     pcp_clean: bool,
     memmap_on_memory: bool,
     nr_vpages: usize,
+    geo: Geometry,
     /// Set by the first extended op (or drivers at boot): from then on the
     /// model predicts nothing and compares nothing.
     retired: bool,
@@ -127,6 +128,7 @@ impl Model {
             pcp_clean: true,
             memmap_on_memory,
             nr_vpages: cfg.nr_vpages,
+            geo: cfg.geometry,
             retired: false,
         }
     }
@@ -142,17 +144,17 @@ impl Model {
         self.retired
     }
 
-    fn block_of(pfn: Pfn) -> usize {
-        (pfn / PAGES_PER_SECTION) as usize
+    fn block_of(&self, pfn: Pfn) -> usize {
+        (pfn / self.geo.pages_per_section()) as usize
     }
 
     fn online(&self, pfn: Pfn) -> bool {
-        self.blocks.get(Self::block_of(pfn)).is_some_and(|b| b.state == BlockState::Online)
+        self.blocks.get(self.block_of(pfn)).is_some_and(|b| b.state == BlockState::Online)
     }
 
     fn vmemmap(&self, pfn: Pfn) -> bool {
-        let b = Self::block_of(pfn);
-        self.blocks.get(b).is_some_and(|blk| pfn - b as u64 * PAGES_PER_SECTION < blk.vm)
+        let b = self.block_of(pfn);
+        self.blocks.get(b).is_some_and(|blk| pfn - b as u64 * self.geo.pages_per_section() < blk.vm)
     }
 
     /// The tracked page covering `pfn` (its head and entry).
@@ -171,12 +173,12 @@ impl Model {
     }
 
     fn online_or_offline(&self, pfn: Pfn) -> bool {
-        self.blocks.get(Self::block_of(pfn)).is_some_and(|b| matches!(b.state, BlockState::Online | BlockState::Offline))
+        self.blocks.get(self.block_of(pfn)).is_some_and(|b| matches!(b.state, BlockState::Online | BlockState::Offline))
     }
 
     /// Free pages of the machine: online pages less vmemmap less in use.
     pub fn free_total(&self) -> u64 {
-        let online: u64 = self.blocks.iter().filter(|b| b.state == BlockState::Online).map(|b| PAGES_PER_SECTION - b.vm).sum();
+        let online: u64 = self.blocks.iter().filter(|b| b.state == BlockState::Online).map(|b| self.geo.pages_per_section() - b.vm).sum();
         online - self.pages.values().map(|p| p.npages).sum::<u64>()
     }
 
@@ -187,13 +189,13 @@ impl Model {
             if b.state != BlockState::Online {
                 continue;
             }
-            let base = nr as u64 * PAGES_PER_SECTION;
+            let base = nr as u64 * self.geo.pages_per_section();
             let mut pb = base;
-            while pb < base + PAGES_PER_SECTION {
-                let pe = pb + PAGEBLOCK_NR_PAGES;
+            while pb < base + self.geo.pages_per_section() {
+                let pe = pb + self.geo.pageblock_nr_pages();
                 if !self.isolated.contains(&pb) && (pe <= ex_s || pb >= ex_e) {
                     let vm = overlap(base, base + b.vm, pb, pe);
-                    total += PAGEBLOCK_NR_PAGES - vm - self.in_use(pb, pe);
+                    total += self.geo.pageblock_nr_pages() - vm - self.in_use(pb, pe);
                 }
                 pb = pe;
             }
@@ -228,14 +230,14 @@ impl Model {
     }
 
     fn any_isolated(&self, s: Pfn, e: Pfn) -> bool {
-        self.isolated.range(s & !(PAGEBLOCK_NR_PAGES - 1)..e).next().is_some()
+        self.isolated.range(s & !(self.geo.pageblock_nr_pages() - 1)..e).next().is_some()
     }
 
     /// Would start_isolate_page_range over [s, e) find something unmovable
     /// (an in-use non-LRU page, a vmemmap page)?
     fn unmovable_in(&self, s: Pfn, e: Pfn) -> bool {
-        let b = Self::block_of(s);
-        let base = b as u64 * PAGES_PER_SECTION;
+        let b = self.block_of(s);
+        let base = b as u64 * self.geo.pages_per_section();
         let vm = self.blocks.get(b).map_or(0, |x| x.vm);
         overlap(base, base + vm, s, e) > 0 || self.pages_in(s, e).iter().any(|(_, p)| !p.lru())
     }
@@ -324,8 +326,8 @@ impl Model {
                 if b.state != BlockState::Online {
                     return Expect::Err;
                 }
-                let base = nr * PAGES_PER_SECTION;
-                let (s, e) = (base + b.vm, base + PAGES_PER_SECTION);
+                let base = nr * self.geo.pages_per_section();
+                let (s, e) = (base + b.vm, base + self.geo.pages_per_section());
                 if self.any_isolated(s, e) || self.unmovable_in(s, e) {
                     return Expect::Err;
                 }
@@ -362,7 +364,7 @@ impl Model {
         if self.vmemmap(pfn) {
             return Err(format!("the core handed out vmemmap pfn {pfn:#x}"));
         }
-        if self.isolated.contains(&(pfn & !(PAGEBLOCK_NR_PAGES - 1))) {
+        if self.isolated.contains(&(pfn & !(self.geo.pageblock_nr_pages() - 1))) {
             return Err(format!("the core handed out pfn {pfn:#x} from an isolated pageblock"));
         }
         if self.in_use(pfn, pfn + npages) > 0 {
@@ -482,7 +484,7 @@ impl Model {
                 let mut pb = *start;
                 while pb < *end {
                     self.isolated.insert(pb);
-                    pb += PAGEBLOCK_NR_PAGES;
+                    pb += self.geo.pageblock_nr_pages();
                 }
                 self.pcp_clean = true;
             }
@@ -500,14 +502,14 @@ impl Model {
                     return Ok(());
                 }
                 self.pcp_clean = false;
-                let base = nr * PAGES_PER_SECTION;
-                self.resync_moved(sys, base, base + PAGES_PER_SECTION)?;
+                let base = nr * self.geo.pages_per_section();
+                self.resync_moved(sys, base, base + self.geo.pages_per_section())?;
                 if res.is_ok() {
                     self.blocks[nr as usize].state = BlockState::Offline;
                 }
             }
             (Resolved::AddMemory { block: nr, memmap_on_memory }, R::Ok) => {
-                let vm = if *memmap_on_memory && self.memmap_on_memory { mm::hotplug::NR_VMEMMAP_PAGES as u64 } else { 0 };
+                let vm = if *memmap_on_memory && self.memmap_on_memory { self.geo.nr_vmemmap_pages() } else { 0 };
                 self.blocks[*nr as usize] = MBlock { state: BlockState::Offline, vm };
             }
             (Resolved::RemoveMemory { block: nr }, R::Ok) => self.blocks[*nr as usize] = MBlock { state: BlockState::Removed, vm: 0 },
@@ -550,10 +552,10 @@ impl Model {
             out.push((None, format!("free pages (buddy {} + pcp {}) = {free}, the model counts {}", st.buddy_pages(), st.pcp_pages(), self.free_total())));
         }
         let online = self.blocks.iter().filter(|b| b.state == BlockState::Online).count() as i64;
-        if st.present_pages != online * PAGES_PER_SECTION as i64 {
+        if st.present_pages != online * self.geo.pages_per_section() as i64 {
             out.push((None, format!("present_pages {} but {online} blocks are online", st.present_pages)));
         }
-        let managed: u64 = self.blocks.iter().filter(|b| b.state == BlockState::Online).map(|b| PAGES_PER_SECTION - b.vm).sum();
+        let managed: u64 = self.blocks.iter().filter(|b| b.state == BlockState::Online).map(|b| self.geo.pages_per_section() - b.vm).sum();
         if st.managed_pages != managed as i64 {
             out.push((None, format!("managed_pages {} but the model counts {managed}", st.managed_pages)));
         }
@@ -564,7 +566,7 @@ impl Model {
             match sys.memory_block(nr as u64) {
                 Ok(blk) if blk.state() == b.state && blk.nr_vmemmap_pages() as u64 == b.vm => {}
                 Ok(blk) => out.push((
-                    Some(nr as u64 * PAGES_PER_SECTION),
+                    Some(nr as u64 * self.geo.pages_per_section()),
                     format!("block {nr} is {:?} with {} vmemmap pages, the model has {:?} with {}", blk.state(), blk.nr_vmemmap_pages(), b.state, b.vm),
                 )),
                 Err(e) => out.push((None, format!("block {nr}: {e}"))),

@@ -15,12 +15,14 @@ use fuzzing::rng::SplitMix64;
 use fuzzing::scenario::{Schedule, StepPreempt};
 use fuzzing::sched::{self, ReplayScheduler, RunStats};
 use mm::sync::{thread, Mutex};
-use mm::{Config, System, PAGES_PER_SECTION};
+use mm::{Config, System};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 fn cfg() -> Config {
     Config {
@@ -156,7 +158,7 @@ fn workload(out: Arc<StdMutex<Vec<Outcome>>>) -> impl Fn() + Send + Sync + 'stat
         let violations: Vec<String> = sys.check().iter().map(|v| v.to_string()).collect();
         let mut h = DefaultHasher::new();
         let mut referenced_pages = 0;
-        for pfn in 0..PAGES_PER_SECTION {
+        for pfn in 0..X86.pages_per_section() {
             let w = sys.pfn_to_page(pfn).expect("present").raw_words();
             referenced_pages += (w[1] != 0) as u64;
             w.hash(&mut h);

@@ -24,7 +24,7 @@ impl<F: FreePath> System<F> {
         cfg.validate()?;
         crate::sync::init_barriers()?;
         let sys = System {
-            memmap: Memmap::new(cfg.max_sections, cfg.frame_store),
+            memmap: Memmap::new(cfg.max_sections, cfg.frame_store, cfg.geometry)?,
             zone: Zone::new(cfg.nr_cpus, cfg.pcp_high, cfg.pcp_batch, cfg.design.has(crate::design::Switch::FreePrepareHwpoisonOrder0Only)),
             blocks: (0..cfg.max_sections).map(|_| MemoryBlock::default()).collect(),
             aspace: AddressSpace::new(cfg.nr_vpages),

@@ -94,7 +94,7 @@ use crate::page_ref::page_count;
 use crate::pageblock::MigrateType;
 use crate::sync::plain;
 use crate::system::Cpu;
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES};
+use crate::Pfn;
 
 /// Rounds of isolate + migrate before [`Cpu::compact_range`] gives up
 /// (`__alloc_contig_migrate_range`'s 5 tries).
@@ -192,7 +192,7 @@ impl<F: FreePath> Cpu<'_, F> {
         if p.PageBuddy() {
             // Racy buddy_order(): clamp, as the kernel's sanity check does.
             let order = p.buddy_order();
-            let n = if order <= MAX_PAGE_ORDER { 1u64 << order } else { 1 };
+            let n = if order <= mm.geometry().max_order { 1u64 << order } else { 1 };
             return ScanCheck::Skip(n, IsolateFail::Free);
         }
         if !p.PageLRU() {
@@ -326,13 +326,13 @@ impl<F: FreePath> Cpu<'_, F> {
     pub fn compact_range(&self, start: Pfn, end: Pfn) -> Result<CompactResult> {
         let sys = self.system();
         let mm = sys.memmap();
-        if start >= end || !start.is_multiple_of(PAGEBLOCK_NR_PAGES) || !end.is_multiple_of(PAGEBLOCK_NR_PAGES) {
+        if start >= end || !start.is_multiple_of(mm.geometry().pageblock_nr_pages()) || !end.is_multiple_of(mm.geometry().pageblock_nr_pages()) {
             return Err(Error::BadRequest(format!("compact_range {start:#x}..{end:#x}: not a pageblock-aligned range")));
         }
         let mut pfn = start;
         while pfn < end {
             mm.pfn_to_online_page(pfn)?;
-            pfn += PAGEBLOCK_NR_PAGES;
+            pfn += mm.geometry().pageblock_nr_pages();
         }
         let flags = IsolFlags::default();
         sys.zone.start_isolate_page_range(mm, start, end, flags).map_err(|e| match e {
@@ -407,7 +407,7 @@ impl<F: FreePath> Cpu<'_, F> {
         while pfn < end {
             let Ok(p) = mm.pfn_to_online_page(pfn) else { break };
             if p.PageBuddy() {
-                pfn += 1 << p.buddy_order().min(MAX_PAGE_ORDER);
+                pfn += 1 << p.buddy_order().min(mm.geometry().max_order);
                 continue;
             }
             if !p.PageTail() && page_count(p) > 0 {

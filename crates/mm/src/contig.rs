@@ -43,7 +43,7 @@ use crate::page_isolation::{IsolFlags, IsolateError};
 use crate::page_ref::{page_count, set_page_refcounted};
 use crate::pageblock::MigrateType;
 use crate::system::Cpu;
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES};
+use crate::Pfn;
 
 /// Migration rounds before the range is declared busy
 /// (`__alloc_contig_migrate_range` gives up after 5 tries).
@@ -57,7 +57,7 @@ pub fn alloc_contig_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, end: Pfn) -
     let sys = cpu.system();
     let mm = sys.memmap();
     let zone = sys.zone();
-    if start >= end || !start.is_multiple_of(PAGEBLOCK_NR_PAGES) || !end.is_multiple_of(PAGEBLOCK_NR_PAGES) {
+    if start >= end || !start.is_multiple_of(mm.geometry().pageblock_nr_pages()) || !end.is_multiple_of(mm.geometry().pageblock_nr_pages()) {
         return Err(Error::BadRequest(format!(
             "alloc_contig_range [{start:#x}, {end:#x}): not a non-empty pageblock-aligned range"
         )));
@@ -65,7 +65,7 @@ pub fn alloc_contig_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, end: Pfn) -
     let mut b = start;
     while b < end {
         mm.pfn_to_online_page(b)?;
-        b += PAGEBLOCK_NR_PAGES;
+        b += mm.geometry().pageblock_nr_pages();
     }
     // 1. Isolate.
     zone.start_isolate_page_range(mm, start, end, IsolFlags::default()).map_err(|e| match e {
@@ -96,7 +96,7 @@ pub fn alloc_contig_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, end: Pfn) -
                 busy = Some(pfn);
                 break;
             };
-            let order = p.buddy_order().min(MAX_PAGE_ORDER);
+            let order = p.buddy_order().min(mm.geometry().max_order);
             heads.push((pfn, order));
             pfn += 1 << order;
         }
@@ -140,7 +140,7 @@ fn migrate_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, end: Pfn) -> Result<
         while pfn < end {
             let p = mm.pfn_to_page(pfn)?;
             if p.PageBuddy() {
-                pfn += 1 << p.buddy_order().min(MAX_PAGE_ORDER);
+                pfn += 1 << p.buddy_order().min(mm.geometry().max_order);
                 continue;
             }
             if page_count(p) != 0 {
@@ -178,7 +178,7 @@ fn migrate_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, end: Pfn) -> Result<
     while pfn < end {
         let p = mm.pfn_to_page(pfn)?;
         if p.PageBuddy() {
-            pfn += 1 << p.buddy_order().min(MAX_PAGE_ORDER);
+            pfn += 1 << p.buddy_order().min(mm.geometry().max_order);
         } else if page_count(p) != 0 {
             return Err(Error::Busy { pfn, reason: format!("in-use page still there after {MIGRATE_TRIES} migration rounds") });
         } else {
@@ -217,10 +217,12 @@ pub fn free_contig_range<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, nr: u64) -> 
 #[cfg(all(test, not(feature = "shuttle")))]
 mod tests {
     use super::*;
-    use crate::{Config, Landed, System, PAGES_PER_SECTION, SECTION_SIZE};
+    use crate::{Config, Landed, System};
+    use crate::geometry::Geometry;
+    const X86: Geometry = Geometry::X86_64;
 
     fn sys() -> System<Landed> {
-        System::new(Config { mem_bytes: 2 * SECTION_SIZE, max_sections: 3, nr_cpus: 2, frame_store: true, ..Config::default() })
+        System::new(Config { mem_bytes: 2 * X86.section_size(), max_sections: 3, nr_cpus: 2, frame_store: true, ..Config::default() })
             .unwrap()
     }
 
@@ -238,20 +240,20 @@ mod tests {
         // Fill block 0 with 4 MiB chunks so that user pages land in block 1.
         let mut hog = vec![];
         loop {
-            let p = c.alloc_pages(MAX_PAGE_ORDER, MigrateType::Movable).unwrap();
-            if p >= PAGES_PER_SECTION {
-                c.free_pages(p, MAX_PAGE_ORDER).unwrap();
+            let p = c.alloc_pages(X86.max_order, MigrateType::Movable).unwrap();
+            if p >= X86.pages_per_section() {
+                c.free_pages(p, X86.max_order).unwrap();
                 break;
             }
             hog.push(p);
         }
         let target = c.fault(0).unwrap();
-        assert!(target >= PAGES_PER_SECTION);
+        assert!(target >= X86.pages_per_section());
         for v in 1..21 {
             c.fault(v).unwrap();
         }
-        let start = target & !(PAGEBLOCK_NR_PAGES - 1);
-        let end = start + PAGEBLOCK_NR_PAGES;
+        let start = target & !(X86.pageblock_nr_pages() - 1);
+        let end = start + X86.pageblock_nr_pages();
         let in_range = s.user_mappings().iter().filter(|(_, p)| (start..end).contains(p)).count();
         assert!(in_range > 10, "the range holds user pages ({in_range})");
         alloc_contig_range(&c, start, end).unwrap();
@@ -266,9 +268,9 @@ mod tests {
         }
         assert_eq!(s.zone().nr_isolate_pageblock(), 0);
         clean(&s);
-        assert_eq!(free_contig_range(&c, start, PAGEBLOCK_NR_PAGES).unwrap(), 0);
+        assert_eq!(free_contig_range(&c, start, X86.pageblock_nr_pages()).unwrap(), 0);
         for p in hog {
-            c.free_pages(p, MAX_PAGE_ORDER).unwrap();
+            c.free_pages(p, X86.max_order).unwrap();
         }
         c.drain_local_pages();
         clean(&s);
@@ -280,9 +282,9 @@ mod tests {
         let s = sys();
         let c = s.cpu(0).unwrap();
         let k = c.alloc_pages(0, MigrateType::Unmovable).unwrap();
-        let start = k & !(PAGEBLOCK_NR_PAGES - 1);
+        let start = k & !(X86.pageblock_nr_pages() - 1);
         let before = s.stats();
-        let e = alloc_contig_range(&c, start, start + PAGEBLOCK_NR_PAGES).unwrap_err();
+        let e = alloc_contig_range(&c, start, start + X86.pageblock_nr_pages()).unwrap_err();
         assert!(matches!(e, Error::Busy { pfn, .. } if pfn == k), "{e}");
         assert_eq!(s.zone().nr_isolate_pageblock(), 0);
         assert_eq!(s.stats().nr_free_pages, before.nr_free_pages);
@@ -296,11 +298,11 @@ mod tests {
     fn contig_range_refuses_an_isolated_range() {
         let s = sys();
         let c = s.cpu(0).unwrap();
-        let start = PAGES_PER_SECTION;
-        s.zone().start_isolate_page_range(s.memmap(), start, start + PAGEBLOCK_NR_PAGES, IsolFlags::default()).unwrap();
-        let e = alloc_contig_range(&c, start, start + PAGEBLOCK_NR_PAGES).unwrap_err();
+        let start = X86.pages_per_section();
+        s.zone().start_isolate_page_range(s.memmap(), start, start + X86.pageblock_nr_pages(), IsolFlags::default()).unwrap();
+        let e = alloc_contig_range(&c, start, start + X86.pageblock_nr_pages()).unwrap_err();
         assert!(matches!(e, Error::Busy { .. }), "{e}");
-        s.zone().undo_isolate_page_range(s.memmap(), start, start + PAGEBLOCK_NR_PAGES, MigrateType::Movable);
+        s.zone().undo_isolate_page_range(s.memmap(), start, start + X86.pageblock_nr_pages(), MigrateType::Movable);
         clean(&s);
         assert!(alloc_contig_range(&c, start, start + 3).is_err(), "unaligned range refused");
     }

@@ -66,7 +66,7 @@
 //! [`System::check`] (ids of the checker's catalogue, [`crate::check`]):
 //! * MG2: `entire_mapcount` = PMD mappings of the folio; each subpage's
 //!   mapcount = PTEs mapping it; a PMD entry covers an aligned range of
-//!   [`HPAGE_PMD_NR`] slots of one live THP; PMD-mapped contents intact.
+//!   `HPAGE_PMD_NR` ([`crate::geometry::Geometry::hpage_pmd_nr`]) slots of one live THP; PMD-mapped contents intact.
 //! * MG3: `folio_ref_count >= folio_mapcount + pincount + swap-cache refs`.
 //! * H7: no PMD mapping is *made* for a folio with PageHasHWPoisoned
 //!   (recorded by [`Cpu::map_folio_pmd`]). A PMD mapping that existed when
@@ -96,17 +96,11 @@ use crate::pageblock::MigrateType;
 use crate::sync::atomic::Ordering;
 use crate::sync::{plain, MutexGuard};
 use crate::system::{Cpu, System};
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
+use crate::Pfn;
 
-/// `HPAGE_PMD_ORDER` (x86_64, 4 KiB pages): a THP is one pageblock.
-pub const HPAGE_PMD_ORDER: u32 = PAGEBLOCK_ORDER;
-/// `HPAGE_PMD_NR`: subpages of a PMD-sized THP.
-pub const HPAGE_PMD_NR: u64 = 1 << HPAGE_PMD_ORDER;
 /// Bit of a head's `compound_info` marking an anonymous user THP (the low
 /// byte is the order; the free path clears the whole word).
 pub const COMPOUND_ANON_THP: u32 = 1 << 8;
-
-pub(crate) const PMD_MASK: usize = HPAGE_PMD_NR as usize - 1;
 
 /// Is `page` the head of an anonymous THP (`folio_test_large` + anon)?
 #[inline]
@@ -129,7 +123,7 @@ pub fn folio_head(mm: &Memmap, pfn: Pfn) -> Result<(Pfn, &Page)> {
 /// descriptor being freed or a poisoned one never walks off the memmap).
 #[inline]
 fn folio_order(head: &Page) -> u32 {
-    head.compound_order().min(MAX_PAGE_ORDER)
+    head.compound_order().min(crate::geometry::MAX_PAGE_ORDER_LIMIT)
 }
 
 /// `folio_nr_pages`.
@@ -233,16 +227,16 @@ pub fn can_split_folio(mm: &Memmap, head: Pfn, caller_refs: i32) -> std::result:
 /// up by one and the entire mapcount down by one. Ok(false) when the range
 /// is not PMD-mapped. The caller holds `ptl` (it passes the table).
 pub(crate) fn split_huge_pmd_locked(mm: &Memmap, pt: &mut [Pte], vpn: usize) -> Result<bool> {
-    let base = vpn & !PMD_MASK;
+    let base = vpn & !mm.geometry().hpage_pmd_mask();
     let Some(&Pte::Pmd(head)) = pt.get(base) else { return Ok(false) };
-    let end = base + HPAGE_PMD_NR as usize;
+    let end = base + mm.geometry().hpage_pmd_nr() as usize;
     if end > pt.len() || pt[base..end].iter().any(|e| *e != Pte::Pmd(head)) {
         return Err(Error::BadRequest(format!("vpn {base}: torn PMD mapping of {head:#x}")));
     }
     let hp = mm.pfn_to_page(head)?;
     // The PMD mapping's reference is held, so Relaxed suffices (get_page).
-    page_ref::page_ref_add(hp, HPAGE_PMD_NR as i32 - 1);
-    for i in 0..HPAGE_PMD_NR {
+    page_ref::page_ref_add(hp, mm.geometry().hpage_pmd_nr() as i32 - 1);
+    for i in 0..mm.geometry().hpage_pmd_nr() {
         mm.pfn_to_page(head + i)?.mapcount.fetch_add(1, Ordering::Relaxed);
     }
     hp.entire_mapcount.fetch_sub(1, Ordering::Relaxed);
@@ -299,11 +293,11 @@ impl<F: FreePath> Cpu<'_, F> {
     pub fn fault_thp(&self, vpn: usize) -> Result<Pfn> {
         let sys = self.system();
         let mm = sys.memmap();
-        if vpn & PMD_MASK != 0 {
-            return Err(Error::BadRequest(format!("vpn {vpn} is not aligned to a PMD ({HPAGE_PMD_NR} pages)")));
+        if vpn & mm.geometry().hpage_pmd_mask() != 0 {
+            return Err(Error::BadRequest(format!("vpn {vpn} is not aligned to a PMD ({} pages)", mm.geometry().hpage_pmd_nr())));
         }
         let mut pt = sys.aspace.ptl.lock();
-        let end = vpn + HPAGE_PMD_NR as usize;
+        let end = vpn + mm.geometry().hpage_pmd_nr() as usize;
         if end > pt.len() {
             return Err(Error::BadRequest(format!("vpn range {vpn}..{end} is beyond the address space ({} pages)", pt.len())));
         }
@@ -313,10 +307,10 @@ impl<F: FreePath> Cpu<'_, F> {
         if pt[vpn..end].iter().any(|e| *e != Pte::None) {
             return Err(Error::BadRequest(format!("vpn range {vpn}..{end} already has PTEs: a THP fault needs an empty PMD")));
         }
-        let head = self.alloc_pages(HPAGE_PMD_ORDER, MigrateType::Movable)?;
+        let head = self.alloc_pages(mm.geometry().hpage_pmd_order(), MigrateType::Movable)?;
         let hp = mm.pfn_to_page(head)?;
-        hp.compound_info.store(HPAGE_PMD_ORDER | COMPOUND_ANON_THP, plain::Ordering::Relaxed);
-        for i in 0..HPAGE_PMD_NR {
+        hp.compound_info.store(mm.geometry().hpage_pmd_order() | COMPOUND_ANON_THP, plain::Ordering::Relaxed);
+        for i in 0..mm.geometry().hpage_pmd_nr() {
             let pfn = head + i;
             let tag = USER_TAG | (vpn as u64 + i);
             mm.pfn_to_page(pfn)?.set_owner(tag);
@@ -350,21 +344,21 @@ impl<F: FreePath> Cpu<'_, F> {
         let sys = self.system();
         let mm = sys.memmap();
         let hp = mm.pfn_to_page(head)?;
-        if !folio_test_thp(hp) || folio_order(hp) != HPAGE_PMD_ORDER {
+        if !folio_test_thp(hp) || folio_order(hp) != mm.geometry().hpage_pmd_order() {
             return Err(Error::BadRequest(format!("pfn {head:#x} is not the head of a THP")));
         }
-        if vpn & PMD_MASK != 0 || owner_vpn(hp.owner()) != Some(vpn) {
+        if vpn & mm.geometry().hpage_pmd_mask() != 0 || owner_vpn(hp.owner()) != Some(vpn) {
             return Err(Error::BadRequest(format!("THP {head:#x} belongs at vpn {:?}, not {vpn}", owner_vpn(hp.owner()))));
         }
         let mut pt = sys.aspace.ptl.lock();
-        let end = vpn + HPAGE_PMD_NR as usize;
+        let end = vpn + mm.geometry().hpage_pmd_nr() as usize;
         if end > pt.len() || pt[vpn..end].iter().any(|e| *e != Pte::None) {
             return Err(Error::BadRequest(format!("vpn range {vpn}..{end} is not empty")));
         }
         let poisoned = folio_test_has_hwpoisoned(hp);
         if poisoned && !sys.cfg.design.has(Switch::ThpPmdMapPoisoned) {
             // Fallback to PTEs (finish_fault / fault-around skip hwpoison pages).
-            for i in 0..HPAGE_PMD_NR {
+            for i in 0..mm.geometry().hpage_pmd_nr() {
                 let sp = mm.pfn_to_page(head + i)?;
                 if sp.PageHWPoison() {
                     pt[vpn + i as usize] = Pte::HwPoison;
@@ -406,9 +400,9 @@ impl<F: FreePath> Cpu<'_, F> {
     pub fn zap_huge_pmd(&self, vpn: usize) -> Result<Option<Pfn>> {
         let sys = self.system();
         let mut pt = sys.aspace.ptl.lock();
-        let base = vpn & !PMD_MASK;
+        let base = vpn & !sys.geometry().hpage_pmd_mask();
         let Some(&Pte::Pmd(head)) = pt.get(base) else { return Ok(None) };
-        let end = base + HPAGE_PMD_NR as usize;
+        let end = base + sys.geometry().hpage_pmd_nr() as usize;
         for e in &mut pt[base..end] {
             *e = Pte::None;
         }
@@ -513,7 +507,7 @@ impl<F: FreePath> Cpu<'_, F> {
         }
         // unmap_folio's TTU_SPLIT_HUGE_PMD: a PMD mapping becomes PTEs.
         if let Some(vpn) = owner_vpn(hp.owner()) {
-            if pt.get(vpn & !PMD_MASK) == Some(&Pte::Pmd(head)) {
+            if pt.get(vpn & !mm.geometry().hpage_pmd_mask()) == Some(&Pte::Pmd(head)) {
                 split_huge_pmd_locked(mm, &mut pt, vpn)?;
             }
         }
@@ -597,7 +591,7 @@ impl<F: FreePath> System<F> {
         let p = self.memmap.pfn_to_page(pfn)?;
         if !p.TestSetPageHWPoison() {
             self.num_poisoned_pages.fetch_add(1, plain::Ordering::Relaxed);
-            if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
+            if let Some(b) = self.blocks.get((pfn / self.geometry().pages_per_section()) as usize) {
                 b.nr_hwpoison.fetch_add(1, plain::Ordering::Relaxed);
             }
         }
@@ -612,11 +606,11 @@ impl<F: FreePath> System<F> {
 mod tests {
     //! The checker half: corrupt a THP on purpose, expect the id.
     use super::*;
-    use crate::{Config, Design, Landed, SECTION_SIZE};
+    use crate::{Config, Design, Landed};
 
     fn sys() -> System<Landed> {
         System::new(Config {
-            mem_bytes: 2 * SECTION_SIZE,
+            mem_bytes: 2 * crate::Geometry::X86_64.section_size(),
             max_sections: 2,
             nr_cpus: 2,
             frame_store: true,

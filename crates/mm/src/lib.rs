@@ -84,6 +84,7 @@ pub mod design;
 pub mod drivers;
 pub mod error;
 pub mod folio;
+pub mod geometry;
 pub mod hotplug;
 pub mod hugetlb;
 pub mod locking;
@@ -104,6 +105,7 @@ pub mod walkers;
 
 pub use design::{Design, Switch};
 pub use error::{Error, Result};
+pub use geometry::Geometry;
 pub use page::Page;
 pub use page_alloc::{FreeMtNoRecheck, FreePath, Landed, MergeAcrossIsolate, NoHwpoisonCheck, RfcOfflineHook, SideBitmapHook};
 pub use pageblock::MigrateType;
@@ -116,20 +118,6 @@ pub type Pfn = u64;
 pub const PAGE_SIZE: usize = 4096;
 /// log2(PAGE_SIZE).
 pub const PAGE_SHIFT: u32 = 12;
-/// log2 of the pages in a memory section (128 MiB of 4 KiB pages).
-pub const PFN_SECTION_SHIFT: u32 = 15;
-/// Pages per memory section: 32768.
-pub const PAGES_PER_SECTION: u64 = 1 << PFN_SECTION_SHIFT;
-/// Bytes per memory section: 128 MiB.
-pub const SECTION_SIZE: u64 = PAGES_PER_SECTION * PAGE_SIZE as u64;
-/// Largest buddy order (`MAX_PAGE_ORDER`, inclusive): blocks of 4 MiB.
-pub const MAX_PAGE_ORDER: u32 = 10;
-/// Number of buddy orders, 0..=MAX_PAGE_ORDER.
-pub const NR_PAGE_ORDERS: usize = MAX_PAGE_ORDER as usize + 1;
-/// log2 of the pages in a pageblock (= HPAGE_PMD_ORDER on x86_64).
-pub const PAGEBLOCK_ORDER: u32 = 9;
-/// Pages per pageblock: 512 (2 MiB).
-pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
 /// Orders above this are "costly" and never cached on pcp lists (except pageblock order).
 pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
 /// Default pcp batch for a zone of >= 1 GiB (`zone_batchsize`).

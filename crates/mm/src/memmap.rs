@@ -1,39 +1,41 @@
-//! The memmap: per-section descriptor arrays (SPARSEMEM), `pfn_to_page`,
-//! `pfn_to_online_page`, and the optional frame store (page contents).
+//! The memmap: one flat vmemmap of descriptors (SPARSEMEM_VMEMMAP), the
+//! per-section state, `pfn_to_page`, `pfn_to_online_page`, and the optional
+//! frame store (page contents).
 //!
-//! A section is 32768 pages (128 MiB). Each section slot owns, once it was
-//! first added, one anonymous mapping of 32768 × 64 B = 2 MiB of descriptors
-//! (a vector under shuttle) and, with the frame store enabled, one anonymous
-//! mapping of 128 MiB of page contents. Mappings are created lazily and
-//! never written at creation: the zeroed descriptor is a valid state
-//! ([`crate::page`]), so memory is used in proportion to what is touched.
+//! At creation the memmap reserves virtual space for the descriptors of
+//! every pfn it can describe (`max_sections` sections of the geometry's
+//! size) as one inaccessible anonymous mapping, and (with the frame store)
+//! one mapping for their 4 KiB contents. `add_section` commits the
+//! section's part of the vmemmap (`mprotect` read-write; it reads as
+//! zeros, a valid descriptor state, [`crate::page`]); `remove_section`
+//! gives its memory back (`MADV_DONTNEED`: it reads as zeros again). A
+//! committed part stays mapped until the `Memmap` is dropped, so a reader
+//! that raced with a removal reads zeros, never unmapped memory — which is
+//! what makes `pfn_to_page` a plain lock-free lookup: one state byte, one
+//! add. Under shuttle the vmemmap is a vector of descriptors.
 //!
-//! Removing a section does what the kernel does with its vmemmap: the
-//! virtual range stays reserved and its backing memory is given back
-//! (`MADV_DONTNEED`, which makes it read as zeros). A reader that raced with
-//! the removal and still holds a `&Page` therefore reads zeros instead of
-//! touching unmapped memory; the mapping itself lives as long as the
-//! `Memmap`. That is the property that makes `pfn_to_page` a plain
-//! lock-free lookup.
+//! The section state and the pageblock migratetypes are bytes kept per
+//! fixed granule ([`STATE_GRANULE_SHIFT`], [`PAGEBLOCK_GRANULE_SHIFT`]):
+//! a section's or a pageblock's value is written to each of its granules,
+//! so that a lookup shifts by a constant whatever the geometry.
 //!
 //! Invariants:
-//! * a slot's descriptor pointer, once non-null, never changes and stays
-//!   valid until the `Memmap` is dropped;
+//! * a section's part of the vmemmap, once committed, stays mapped until
+//!   the `Memmap` is dropped;
 //! * section state moves Absent -> Present (memmap, offline) -> Online and
-//!   back; only Online sections' pages may be in buddy, on pcp or allocated.
+//!   back; only Online sections' pages may be in buddy, on pcp or allocated;
+//! * every granule of a section holds the section's state, every granule
+//!   of a pageblock the pageblock's migratetype.
 //!
 //! Lock order: `Memmap::hotplug` is the kernel's `mem_hotplug_lock`
 //! ([`crate::locking`] #3), written by section add/online/offline/remove.
 
 use crate::error::{Error, Result};
+use crate::geometry::{Geometry, PAGEBLOCK_GRANULE_SHIFT, STATE_GRANULE_SHIFT};
 use crate::page::Page;
-use crate::sync::plain::{AtomicU8, Ordering};
+use crate::sync::plain::{AtomicU64, AtomicU8, Ordering};
 use crate::sync::Mutex;
-use crate::{Pfn, PAGES_PER_SECTION, PAGE_SIZE, PFN_SECTION_SHIFT};
-use std::sync::atomic::AtomicPtr;
-
-/// Pageblocks per section (64).
-pub const PAGEBLOCKS_PER_SECTION: usize = (PAGES_PER_SECTION / crate::PAGEBLOCK_NR_PAGES) as usize;
+use crate::{Pfn, PAGE_SIZE};
 
 /// Lifecycle of a memory section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,106 +59,163 @@ impl SectionState {
     }
 }
 
-/// Backing memory of one section's descriptors.
-enum DescStore {
+/// The descriptors' storage.
+enum Vmemmap {
+    /// The reserved mapping, committed per section.
     #[cfg(not(feature = "shuttle"))]
     Mmap(memmap2::MmapMut),
+    /// Shuttle's atomics cannot live in raw mapped memory.
     #[cfg(feature = "shuttle")]
     Vec(Box<[Page]>),
 }
 
-/// One `mem_section`.
-pub(crate) struct SectionSlot {
-    pages: AtomicPtr<Page>,
-    frames: AtomicPtr<u8>,
-    state: AtomicU8,
-    /// Pageblock migratetypes (the kernel's `usemap`), one byte per block.
-    pub(crate) pageblock: [AtomicU8; PAGEBLOCKS_PER_SECTION],
-    /// A per-pfn bit kept outside the descriptors (one bit per page, 4 KiB
-    /// per section, allocated with the slot): what a hook that "checks a
-    /// bitmap on another cache line" reads. Bit set = page is special.
-    pub(crate) side_bitmap: Box<[std::sync::atomic::AtomicU64]>,
-}
-
-#[derive(Default)]
-struct Backing {
-    desc: Vec<Option<DescStore>>,
-    frames: Vec<Option<memmap2::MmapMut>>,
-}
-
 /// The memmap of a simulated machine.
 pub struct Memmap {
-    slots: Box<[SectionSlot]>,
-    frame_store: bool,
-    /// Owns the mappings; also the kernel's mem_hotplug_lock (write side).
+    /// Base of the vmemmap: the descriptor of pfn `p` is `vmemmap + p`.
+    vmemmap: *const Page,
+    /// Base of the frame store (null without one): pfn `p`'s contents are
+    /// the 4 KiB at `frames + p * PAGE_SIZE`.
+    frames: *mut u8,
+    /// [`SectionState`] per state granule.
+    state: Box<[AtomicU8]>,
+    /// Pageblock migratetype per pageblock granule (the kernel's `usemap`).
+    pageblock: Box<[AtomicU8]>,
+    /// A per-pfn bit kept outside the descriptors: what a hook that "checks
+    /// a bitmap on another cache line" reads. Bit set = page is special.
+    side_bitmap: Box<[AtomicU64]>,
+    /// Frames written since the memmap was created or last reset.
+    frames_written: Box<[AtomicU64]>,
+    geo: Geometry,
+    max_sections: usize,
+    /// The kernel's mem_hotplug_lock (write side).
     pub(crate) hotplug: Mutex<()>,
-    backing: std::sync::Mutex<Backing>,
+    /// Owns the mappings the raw pointers point into.
+    vmemmap_store: Vmemmap,
+    frame_store: Option<memmap2::MmapMut>,
 }
 
-// SAFETY: the raw pointers in the slots point into mappings owned by
-// `backing`, which live as long as the Memmap; all data reachable through
-// them is atomics (descriptors) or bytes whose access is `unsafe` and
-// documented as requiring exclusive ownership (frames).
+// SAFETY: the raw pointers point into mappings owned by the Memmap itself
+// (`vmemmap_store`, `frame_store`), which live as long as it; all data
+// reachable through `vmemmap` is atomics (descriptors), and frame bytes are
+// only accessed through `unsafe fn`s whose callers own the page.
 unsafe impl Send for Memmap {}
 // SAFETY: as above; shared access only hands out `&Page` (all-atomic) and
 // raw frame pointers behind `unsafe fn`.
 unsafe impl Sync for Memmap {}
 
-const SECTION_MASK: u64 = PAGES_PER_SECTION - 1;
-const FRAME_BYTES: usize = PAGES_PER_SECTION as usize * PAGE_SIZE;
+/// `n` zeroed bytes of plain atomics.
+fn zeroed<T: Default>(n: usize) -> Box<[T]> {
+    (0..n).map(|_| T::default()).collect()
+}
 
 impl Memmap {
-    /// A memmap able to describe `max_sections` sections, none present yet.
-    pub fn new(max_sections: usize, frame_store: bool) -> Memmap {
-        let slots = (0..max_sections)
-            .map(|_| SectionSlot {
-                pages: AtomicPtr::new(std::ptr::null_mut()),
-                frames: AtomicPtr::new(std::ptr::null_mut()),
-                state: AtomicU8::new(SectionState::Absent as u8),
-                pageblock: std::array::from_fn(|_| AtomicU8::new(0)),
-                side_bitmap: (0..PAGES_PER_SECTION / 64).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
-            })
-            .collect();
-        let mut backing = Backing::default();
-        backing.desc.resize_with(max_sections, || None);
-        backing.frames.resize_with(max_sections, || None);
-        Memmap { slots, frame_store, hotplug: Mutex::new(()), backing: std::sync::Mutex::new(backing) }
+    /// A memmap able to describe `max_sections` sections of geometry `geo`,
+    /// none present yet.
+    pub fn new(max_sections: usize, frame_store: bool, geo: Geometry) -> Result<Memmap> {
+        geo.validate()?;
+        let max_pfn = max_sections as u64 * geo.pages_per_section();
+        let n = max_pfn as usize;
+        let (vmemmap_store, vmemmap) = Self::reserve_vmemmap(n)?;
+        let frame_store = if frame_store {
+            let m = memmap2::MmapOptions::new()
+                .len((n * PAGE_SIZE).max(PAGE_SIZE))
+                .map_anon()
+                .map_err(|e| Error::Os(format!("frame store mmap of {max_pfn} pages: {e}")))?;
+            Some(m)
+        } else {
+            None
+        };
+        let frames = frame_store.as_ref().map_or(std::ptr::null_mut(), |m| m.as_ptr() as *mut u8);
+        Ok(Memmap {
+            vmemmap,
+            frames,
+            state: zeroed(n >> STATE_GRANULE_SHIFT),
+            pageblock: zeroed(n >> PAGEBLOCK_GRANULE_SHIFT),
+            side_bitmap: zeroed(n.div_ceil(64)),
+            frames_written: zeroed(n.div_ceil(64)),
+            geo,
+            max_sections,
+            hotplug: Mutex::new(()),
+            vmemmap_store,
+            frame_store,
+        })
+    }
+
+    /// Reserve the vmemmap: inaccessible until a section commits its part.
+    #[cfg(not(feature = "shuttle"))]
+    fn reserve_vmemmap(n: usize) -> Result<(Vmemmap, *const Page)> {
+        let len = (n * std::mem::size_of::<Page>()).max(PAGE_SIZE);
+        let mut m = memmap2::MmapOptions::new().len(len).map_anon().map_err(|e| Error::Os(format!("vmemmap mmap: {e}")))?;
+        // mmap returns page-aligned memory, so the 64-byte alignment of Page holds.
+        debug_assert_eq!(m.as_ptr() as usize % std::mem::align_of::<Page>(), 0);
+        // SAFETY: the range is exactly our own fresh anonymous mapping, which
+        // nothing references yet; PROT_NONE only makes later accesses fault
+        // until add_section commits them.
+        let r = unsafe { libc::mprotect(m.as_mut_ptr() as *mut libc::c_void, len, libc::PROT_NONE) };
+        if r != 0 {
+            return Err(Error::Os(format!("mprotect(PROT_NONE) of the vmemmap: {}", std::io::Error::last_os_error())));
+        }
+        let base = m.as_ptr() as *const Page;
+        Ok((Vmemmap::Mmap(m), base))
+    }
+
+    /// Shuttle: every descriptor exists from the start (zeroed).
+    #[cfg(feature = "shuttle")]
+    fn reserve_vmemmap(n: usize) -> Result<(Vmemmap, *const Page)> {
+        // A copy of a compile-time zeroed descriptor per pfn (see Page::ZEROED).
+        let v: Box<[Page]> = (0..n).map(|_| Page::ZEROED).collect();
+        let base = v.as_ptr();
+        Ok((Vmemmap::Vec(v), base))
+    }
+
+    /// The geometry.
+    #[inline(always)]
+    pub fn geometry(&self) -> &Geometry {
+        &self.geo
     }
 
     /// Sections this memmap can describe.
     pub fn max_sections(&self) -> usize {
-        self.slots.len()
+        self.max_sections
     }
 
     /// One past the highest pfn this memmap can describe.
     pub fn max_pfn(&self) -> Pfn {
-        self.slots.len() as u64 * PAGES_PER_SECTION
+        self.max_sections as u64 * self.geo.pages_per_section()
     }
 
     /// Whether page contents are stored.
     pub fn has_frame_store(&self) -> bool {
-        self.frame_store
+        !self.frames.is_null()
     }
 
+    /// The state byte of `pfn`'s section (Err beyond the memmap).
     #[inline(always)]
-    pub(crate) fn slot(&self, pfn: Pfn) -> Result<&SectionSlot> {
-        self.slots
-            .get((pfn >> PFN_SECTION_SHIFT) as usize)
-            .ok_or(Error::PfnOutOfRange { pfn, max_pfn: self.max_pfn() })
+    fn state_of(&self, pfn: Pfn) -> Result<u8> {
+        match self.state.get((pfn >> STATE_GRANULE_SHIFT) as usize) {
+            Some(s) => Ok(s.load(Ordering::Acquire)),
+            None => Err(Error::PfnOutOfRange { pfn, max_pfn: self.max_pfn() }),
+        }
     }
 
     /// The state of the section holding `pfn`.
     pub fn section_state(&self, pfn: Pfn) -> Result<SectionState> {
-        Ok(SectionState::from_u8(self.slot(pfn)?.state.load(Ordering::Acquire)))
+        self.state_of(pfn).map(SectionState::from_u8)
     }
 
     /// The state of section number `nr`.
     pub fn section_state_nr(&self, nr: u64) -> Result<SectionState> {
-        self.section_state(nr * PAGES_PER_SECTION)
+        self.section_state(nr * self.geo.pages_per_section())
     }
 
+    /// Set the state of the section holding `pfn` (every granule of it).
     pub(crate) fn set_section_state(&self, pfn: Pfn, s: SectionState) -> Result<()> {
-        self.slot(pfn)?.state.store(s as u8, Ordering::Release);
+        self.state_of(pfn)?;
+        let pps = self.geo.pages_per_section();
+        let first = ((pfn & !(pps - 1)) >> STATE_GRANULE_SHIFT) as usize;
+        for g in &self.state[first..first + (pps >> STATE_GRANULE_SHIFT) as usize] {
+            g.store(s as u8, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -166,179 +225,179 @@ impl Memmap {
         matches!(self.section_state(pfn), Ok(SectionState::Present | SectionState::Online))
     }
 
+    /// The descriptor of `pfn`, which the caller knows is inside a section
+    /// that was committed once.
+    ///
+    /// # Safety
+    /// `pfn < self.max_pfn()`, and its section was added at least once.
+    #[inline(always)]
+    unsafe fn page_unchecked(&self, pfn: Pfn) -> &Page {
+        // SAFETY: by the contract, the offset is inside the vmemmap and its
+        // section's part is committed, which it stays for the Memmap's life
+        // (zero bytes are a valid Page); &self keeps the Memmap alive.
+        unsafe { &*self.vmemmap.add(pfn as usize) }
+    }
+
     /// `pfn_to_page`: the descriptor of a pfn whose section is present
     /// (online or not).
     #[inline(always)]
     pub fn pfn_to_page(&self, pfn: Pfn) -> Result<&Page> {
-        let slot = self.slot(pfn)?;
-        let base = slot.pages.load(Ordering::Acquire);
-        if base.is_null() || slot.state.load(Ordering::Relaxed) == SectionState::Absent as u8 {
+        if self.state_of(pfn)? == SectionState::Absent as u8 {
             return Err(Error::PfnNotPresent { pfn });
         }
-        // SAFETY: a non-null `pages` points to PAGES_PER_SECTION initialized
-        // descriptors (zero bytes are a valid Page) that stay mapped until
-        // the Memmap is dropped, which outlives `&self`; the offset is masked
-        // to the section.
-        Ok(unsafe { &*base.add((pfn & SECTION_MASK) as usize) })
+        // SAFETY: state_of succeeded, so pfn < max_pfn (the state granules
+        // cover exactly 0..max_pfn); a section that is not Absent has been
+        // added, which committed its part of the vmemmap.
+        Ok(unsafe { self.page_unchecked(pfn) })
     }
 
     /// The descriptors of the online section holding `pfn`, first pfn
     /// first (a walker over whole sections looks each up once, not per pfn).
     pub fn online_section_pages(&self, pfn: Pfn) -> Option<&[Page]> {
-        let slot = self.slots.get((pfn >> PFN_SECTION_SHIFT) as usize)?;
-        if slot.state.load(Ordering::Acquire) != SectionState::Online as u8 {
+        if self.state_of(pfn).ok()? != SectionState::Online as u8 {
             return None;
         }
-        let base = slot.pages.load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: as in pfn_to_page: a non-null `pages` points to
-        // PAGES_PER_SECTION initialized descriptors that stay mapped (and
-        // valid: all-atomic, zero is a valid state) for the Memmap's life.
-        Some(unsafe { std::slice::from_raw_parts(base, PAGES_PER_SECTION as usize) })
+        let pps = self.geo.pages_per_section();
+        let base = pfn & !(pps - 1);
+        // SAFETY: the section is online, so added (committed) and inside
+        // the vmemmap; its descriptors stay valid (all-atomic, zero is a
+        // valid state) for the Memmap's life.
+        Some(unsafe { std::slice::from_raw_parts(self.vmemmap.add(base as usize), pps as usize) })
     }
 
     /// The descriptor of a pfn known to be on a free list (so online by
-    /// the list invariants): no section-state test, only what memory
-    /// safety needs (the slot exists and has a memmap).
+    /// the list invariants): only what memory safety needs is checked (the
+    /// pfn is inside the memmap and its section was added).
     #[inline(always)]
     pub(crate) fn listed_page(&self, pfn: Pfn) -> Option<&Page> {
-        let slot = self.slots.get((pfn >> PFN_SECTION_SHIFT) as usize)?;
-        let base = slot.pages.load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: as in pfn_to_page: a non-null `pages` stays valid for the
-        // Memmap's lifetime and the offset is masked to the section.
-        Some(unsafe { &*base.add((pfn & SECTION_MASK) as usize) })
+        self.pfn_to_page(pfn).ok()
     }
 
     /// `pfn_to_online_page`: the descriptor only if the section is online.
     #[inline(always)]
     pub fn pfn_to_online_page(&self, pfn: Pfn) -> Result<&Page> {
-        let slot = self.slot(pfn)?;
-        match slot.state.load(Ordering::Acquire) {
-            s if s == SectionState::Online as u8 => self.pfn_to_page(pfn),
+        match self.state_of(pfn)? {
+            // SAFETY: as in pfn_to_page: in range, and an online section
+            // was added.
+            s if s == SectionState::Online as u8 => Ok(unsafe { self.page_unchecked(pfn) }),
             s if s == SectionState::Present as u8 => Err(Error::PfnOffline { pfn }),
             _ => Err(Error::PfnNotPresent { pfn }),
         }
     }
 
+    /// The migratetype byte of `pfn`'s pageblock (Err beyond the memmap).
+    #[inline(always)]
+    pub(crate) fn pageblock_byte(&self, pfn: Pfn) -> Result<&AtomicU8> {
+        self.pageblock.get((pfn >> PAGEBLOCK_GRANULE_SHIFT) as usize).ok_or(Error::PfnOutOfRange { pfn, max_pfn: self.max_pfn() })
+    }
+
+    /// The migratetype bytes of `pfn`'s pageblock (all its granules).
+    pub(crate) fn pageblock_bytes(&self, pfn: Pfn) -> Result<&[AtomicU8]> {
+        self.pageblock_byte(pfn)?;
+        let nr = self.geo.pageblock_nr_pages();
+        let first = ((pfn & !(nr - 1)) >> PAGEBLOCK_GRANULE_SHIFT) as usize;
+        Ok(&self.pageblock[first..first + (nr >> PAGEBLOCK_GRANULE_SHIFT) as usize])
+    }
+
     /// Give section `nr` a memmap (Absent -> Present). The descriptors read
-    /// as zero. Caller holds `hotplug`.
+    /// as zero and its pageblocks as migratetype 0. Caller holds `hotplug`.
     pub(crate) fn add_section(&self, nr: u64) -> Result<()> {
-        let pfn = nr * PAGES_PER_SECTION;
-        let slot = self.slot(pfn)?;
+        let pps = self.geo.pages_per_section();
+        let pfn = nr * pps;
         if self.section_state(pfn)? != SectionState::Absent {
             return Err(Error::SectionState { section: nr, what: "add: section already present" });
         }
-        let mut b = self.backing.lock().unwrap_or_else(|e| e.into_inner());
-        let i = nr as usize;
-        if b.desc[i].is_none() {
-            let store = Self::new_desc_store()?;
-            let ptr = match &store {
-                #[cfg(not(feature = "shuttle"))]
-                DescStore::Mmap(m) => m.as_ptr() as *mut Page,
-                #[cfg(feature = "shuttle")]
-                DescStore::Vec(v) => v.as_ptr() as *mut Page,
-            };
-            b.desc[i] = Some(store);
-            slot.pages.store(ptr, Ordering::Release);
-        }
-        if self.frame_store && b.frames[i].is_none() {
-            let m = memmap2::MmapOptions::new()
-                .len(FRAME_BYTES)
-                .map_anon()
-                .map_err(|e| Error::Os(format!("frame store mmap for section {nr}: {e}")))?;
-            slot.frames.store(m.as_ptr() as *mut u8, Ordering::Release);
-            b.frames[i] = Some(m);
-        }
-        for pb in &slot.pageblock {
+        self.commit_section(nr)?;
+        let first = (pfn >> PAGEBLOCK_GRANULE_SHIFT) as usize;
+        for pb in &self.pageblock[first..first + (pps >> PAGEBLOCK_GRANULE_SHIFT) as usize] {
             pb.store(0, Ordering::Relaxed);
         }
-        slot.state.store(SectionState::Present as u8, Ordering::Release);
+        self.set_section_state(pfn, SectionState::Present)
+    }
+
+    /// Make section `nr`'s part of the vmemmap accessible (idempotent).
+    #[cfg(not(feature = "shuttle"))]
+    fn commit_section(&self, nr: u64) -> Result<()> {
+        let bytes = self.geo.pages_per_section() as usize * std::mem::size_of::<Page>();
+        let off = nr as usize * bytes;
+        // SAFETY: [off, off + bytes) lies inside our own vmemmap mapping
+        // (nr < max_sections, checked by section_state above) and is page
+        // aligned (a section's descriptors are a whole number of pages);
+        // read-write access to memory we own breaks no reference.
+        let r = unsafe { libc::mprotect(self.vmemmap.cast::<u8>().add(off) as *mut libc::c_void, bytes, libc::PROT_READ | libc::PROT_WRITE) };
+        if r != 0 {
+            return Err(Error::Os(format!("mprotect of section {nr}'s memmap: {}", std::io::Error::last_os_error())));
+        }
         Ok(())
     }
 
-    #[cfg(not(feature = "shuttle"))]
-    fn new_desc_store() -> Result<DescStore> {
-        let len = PAGES_PER_SECTION as usize * std::mem::size_of::<Page>();
-        let m = memmap2::MmapOptions::new()
-            .len(len)
-            .map_anon()
-            .map_err(|e| Error::Os(format!("memmap mmap: {e}")))?;
-        // mmap returns page-aligned memory, so the 64-byte alignment of Page holds.
-        debug_assert_eq!(m.as_ptr() as usize % std::mem::align_of::<Page>(), 0);
-        Ok(DescStore::Mmap(m))
-    }
-
+    /// Shuttle: the descriptors exist from the start.
     #[cfg(feature = "shuttle")]
-    fn new_desc_store() -> Result<DescStore> {
-        // A copy of a compile-time zeroed descriptor per pfn (see Page::ZEROED).
-        Ok(DescStore::Vec((0..PAGES_PER_SECTION).map(|_| Page::ZEROED).collect()))
+    fn commit_section(&self, _nr: u64) -> Result<()> {
+        Ok(())
     }
 
     /// Remove section `nr`'s memmap (Present -> Absent) and give its memory
     /// back; it reads as zeros from now on. Caller holds `hotplug`.
     pub(crate) fn remove_section(&self, nr: u64) -> Result<()> {
-        let pfn = nr * PAGES_PER_SECTION;
-        let slot = self.slot(pfn)?;
+        let pps = self.geo.pages_per_section();
+        let pfn = nr * pps;
         match self.section_state(pfn)? {
             SectionState::Present => {}
-            SectionState::Online => {
-                return Err(Error::SectionState { section: nr, what: "remove: section is online" })
-            }
-            SectionState::Absent => {
-                return Err(Error::SectionState { section: nr, what: "remove: section not present" })
-            }
+            SectionState::Online => return Err(Error::SectionState { section: nr, what: "remove: section is online" }),
+            SectionState::Absent => return Err(Error::SectionState { section: nr, what: "remove: section not present" }),
         }
-        slot.state.store(SectionState::Absent as u8, Ordering::Release);
-        let b = self.backing.lock().unwrap_or_else(|e| e.into_inner());
-        match &b.desc[nr as usize] {
-            #[cfg(not(feature = "shuttle"))]
-            Some(DescStore::Mmap(m)) => {
-                // SAFETY: the range is our own anonymous mapping. After
-                // DONTNEED it reads as zeros, which is a valid bit pattern for
-                // every descriptor field (all atomics); the mapping stays in
-                // place, so concurrent readers never touch unmapped memory.
-                unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) }
-                    .map_err(|e| Error::Os(format!("madvise(DONTNEED) memmap of section {nr}: {e}")))?;
-            }
-            #[cfg(feature = "shuttle")]
-            Some(DescStore::Vec(v)) => v.iter().for_each(Page::reset),
-            None => {}
-        }
-        if let Some(m) = &b.frames[nr as usize] {
-            // SAFETY: as above, on the byte-only frame mapping; frames are only
-            // accessed through `unsafe fn`s whose callers own the page, and no
-            // page of a removed section is owned by anyone.
-            unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) }
+        self.set_section_state(pfn, SectionState::Absent)?;
+        self.zero_descriptors(pfn, pps)?;
+        if let Some(m) = &self.frame_store {
+            let len = pps as usize * PAGE_SIZE;
+            // SAFETY: the range is the section's part of our own anonymous
+            // frame mapping; after DONTNEED it reads as zeros; frames are
+            // only accessed through `unsafe fn`s whose callers own the page,
+            // and no page of a removed section is owned by anyone.
+            unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, pfn as usize * PAGE_SIZE, len) }
                 .map_err(|e| Error::Os(format!("madvise(DONTNEED) frames of section {nr}: {e}")))?;
         }
+        Ok(())
+    }
+
+    /// Give the descriptors of `[pfn, pfn + n)` back: they read as zeros.
+    #[cfg(not(feature = "shuttle"))]
+    fn zero_descriptors(&self, pfn: Pfn, n: u64) -> Result<()> {
+        let Vmemmap::Mmap(m) = &self.vmemmap_store;
+        let size = std::mem::size_of::<Page>();
+        // SAFETY: the range is a committed part of our own anonymous
+        // mapping; after DONTNEED it reads as zeros, which is a valid bit
+        // pattern for every descriptor field (all atomics); the mapping
+        // stays in place, so concurrent readers never touch unmapped memory.
+        unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, pfn as usize * size, n as usize * size) }
+            .map_err(|e| Error::Os(format!("madvise(DONTNEED) of the memmap at pfn {pfn:#x}: {e}")))
+    }
+
+    /// Shuttle: zero the descriptors one by one.
+    #[cfg(feature = "shuttle")]
+    fn zero_descriptors(&self, pfn: Pfn, n: u64) -> Result<()> {
+        let Vmemmap::Vec(v) = &self.vmemmap_store;
+        v[pfn as usize..(pfn + n) as usize].iter().for_each(Page::reset);
         Ok(())
     }
 
     /// Test the side-bitmap bit of `pfn` (false for an unknown pfn).
     #[inline(always)]
     pub fn side_bit(&self, pfn: Pfn) -> bool {
-        match self.slot(pfn) {
-            Ok(s) => {
-                let i = (pfn & SECTION_MASK) as usize;
-                s.side_bitmap[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
-            }
-            Err(_) => false,
-        }
+        let i = pfn as usize;
+        self.side_bitmap.get(i / 64).is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (i % 64)) != 0)
     }
 
     /// Set or clear the side-bitmap bit of `pfn`.
     pub fn set_side_bit(&self, pfn: Pfn, on: bool) -> Result<()> {
-        let s = self.slot(pfn)?;
-        let i = (pfn & SECTION_MASK) as usize;
+        self.state_of(pfn)?;
+        let i = pfn as usize;
+        let w = &self.side_bitmap[i / 64];
         if on {
-            s.side_bitmap[i / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+            w.fetch_or(1 << (i % 64), Ordering::Relaxed);
         } else {
-            s.side_bitmap[i / 64].fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
+            w.fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
         }
         Ok(())
     }
@@ -351,15 +410,36 @@ impl Memmap {
     /// is isolated for migration), so no other thread reads or writes the
     /// same frame concurrently.
     pub unsafe fn frame_ptr(&self, pfn: Pfn) -> Result<*mut u8> {
-        let slot = self.slot(pfn)?;
-        let base = slot.frames.load(Ordering::Acquire);
-        if base.is_null() {
+        if self.frames.is_null() || self.state_of(pfn)? == SectionState::Absent as u8 {
             return Err(Error::PfnNotPresent { pfn });
         }
-        // SAFETY: a non-null `frames` points to the section's FRAME_BYTES
-        // mapping, which lives as long as the Memmap; the offset is masked
-        // to the section, so the result stays inside it.
-        Ok(unsafe { base.add((pfn & SECTION_MASK) as usize * PAGE_SIZE) })
+        // SAFETY: a non-null `frames` points to the mapping of max_pfn
+        // frames, which lives as long as the Memmap; state_of succeeded, so
+        // pfn < max_pfn and the frame lies inside it.
+        Ok(unsafe { self.frames.add(pfn as usize * PAGE_SIZE) })
+    }
+
+    /// Note that the frame of `pfn` was written (for [`Memmap::reset_frames`]).
+    fn frame_written(&self, pfn: Pfn) {
+        if let Some(w) = self.frames_written.get(pfn as usize / 64) {
+            w.fetch_or(1 << (pfn % 64), Ordering::Relaxed);
+        }
+    }
+
+    /// Zero every frame written since the memmap was created or last
+    /// reset, as a fresh frame store reads. The caller owns the machine
+    /// exclusively (a reset).
+    pub(crate) fn reset_frames(&mut self) {
+        for (i, w) in self.frames_written.iter_mut().enumerate() {
+            let mut bits = std::mem::take(w.get_mut());
+            while bits != 0 {
+                let pfn = i * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // SAFETY: &mut self: nothing else touches any frame; the
+                // frame of a pfn we wrote lies inside the frame mapping.
+                unsafe { std::ptr::write_bytes(self.frames.add(pfn * PAGE_SIZE), 0, PAGE_SIZE) };
+            }
+        }
     }
 
     /// Fill the frame of `pfn` with a pattern derived from `tag`.
@@ -369,6 +449,7 @@ impl Memmap {
     pub unsafe fn frame_write_pattern(&self, pfn: Pfn, tag: u64) -> Result<()> {
         // SAFETY: forwarded contract; the frame is 4096 bytes, 8-aligned.
         let p = unsafe { self.frame_ptr(pfn)? } as *mut u64;
+        self.frame_written(pfn);
         for i in 0..PAGE_SIZE / 8 {
             // SAFETY: i < 512 words inside the frame, which the caller owns.
             unsafe { p.add(i).write(pattern_word(tag, i)) };
@@ -424,6 +505,7 @@ impl Memmap {
         }
         // SAFETY: forwarded contract; distinct pfns have disjoint frames.
         unsafe { std::ptr::copy_nonoverlapping(self.frame_ptr(src)?, self.frame_ptr(dst)?, PAGE_SIZE) };
+        self.frame_written(dst);
         Ok(())
     }
 }
@@ -443,12 +525,13 @@ mod tests {
 
     #[test]
     fn lookup_follows_section_state() {
-        let m = Memmap::new(4, false);
+        let m = Memmap::new(4, false, Geometry::X86_64).unwrap();
         assert_eq!(m.pfn_to_page(5).unwrap_err(), Error::PfnNotPresent { pfn: 5 });
-        let far = 4 * PAGES_PER_SECTION;
+        let pps = Geometry::X86_64.pages_per_section();
+        let far = 4 * pps;
         assert_eq!(m.pfn_to_page(far).unwrap_err(), Error::PfnOutOfRange { pfn: far, max_pfn: far });
         m.add_section(1).unwrap();
-        let pfn = PAGES_PER_SECTION + 17;
+        let pfn = pps + 17;
         assert!(m.pfn_valid(pfn));
         assert!(m.pfn_to_page(pfn).is_ok());
         assert_eq!(m.pfn_to_online_page(pfn).unwrap_err(), Error::PfnOffline { pfn });
@@ -461,7 +544,7 @@ mod tests {
     #[cfg(not(feature = "shuttle"))]
     #[test]
     fn remove_zeroes_the_memmap_and_readd_works() {
-        let m = Memmap::new(2, false);
+        let m = Memmap::new(2, false, Geometry::X86_64).unwrap();
         m.add_section(0).unwrap();
         m.pfn_to_page(100).unwrap().SetPageReserved();
         m.remove_section(0).unwrap();
@@ -473,7 +556,7 @@ mod tests {
 
     #[test]
     fn frame_store_roundtrip() {
-        let m = Memmap::new(1, true);
+        let m = Memmap::new(1, true, Geometry::X86_64).unwrap();
         m.add_section(0).unwrap();
         // SAFETY: single-threaded test; nobody else touches these frames.
         unsafe {

@@ -61,7 +61,7 @@ impl<F: FreePath> System<F> {
         let pt = self.aspace.ptl.lock();
         match pt.get(vpn) {
             Some(Pte::Present(p)) => *p == pfn,
-            Some(Pte::Pmd(head)) => *head + vpn as u64 % crate::folio::HPAGE_PMD_NR == pfn,
+            Some(Pte::Pmd(head)) => *head + vpn as u64 % self.geometry().hpage_pmd_nr() == pfn,
             _ => false,
         }
     }
@@ -80,7 +80,7 @@ impl<F: FreePath> System<F> {
         let Some(&pte) = pt.get(vpn) else { return Err(Error::BadRequest(format!("vpn {vpn} out of range"))) };
         let pfn = match pte {
             Pte::Present(pfn) => pfn,
-            Pte::Pmd(head) => head + (vpn as u64 & (crate::folio::HPAGE_PMD_NR - 1)),
+            Pte::Pmd(head) => head + (vpn as u64 & (self.geometry().hpage_pmd_nr() - 1)),
             _ => return Ok(None),
         };
         let p = self.memmap.pfn_to_page(pfn)?;
@@ -114,7 +114,7 @@ impl<F: FreePath> Cpu<'_, F> {
         let pte = pt.get_mut(vpn).ok_or(Error::BadRequest(format!("vpn {vpn} is beyond the address space ({len} pages)")))?;
         match *pte {
             Pte::Present(pfn) => return Ok(pfn),
-            Pte::Pmd(head) => return Ok(head + (vpn as u64 & (crate::folio::HPAGE_PMD_NR - 1))),
+            Pte::Pmd(head) => return Ok(head + (vpn as u64 & (sys.geometry().hpage_pmd_nr() - 1))),
             Pte::HwPoison => return Err(Error::Sigbus { vpn }),
             Pte::None => {}
         }

@@ -24,7 +24,7 @@ use crate::page_alloc::zone::FreeArea;
 use crate::page_alloc::Zone;
 use crate::page_ref::page_count;
 use crate::pageblock::{get_pageblock_migratetype, set_pageblock_migratetype, MigrateType};
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
+use crate::Pfn;
 
 /// `isol_flags`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,7 +89,7 @@ impl Zone {
         while pfn < end {
             let Ok(p) = mm.pfn_to_page(pfn) else { return Some(pfn) };
             if p.PageBuddy() {
-                pfn += 1 << p.buddy_order().min(MAX_PAGE_ORDER);
+                pfn += 1 << p.buddy_order().min(mm.geometry().max_order);
                 continue;
             }
             if let Some(head) = p.compound_head_pfn() {
@@ -112,7 +112,7 @@ impl Zone {
     /// Split a free block of order > pageblock_order that covers `pfn`'s
     /// pageblock into pageblock-order blocks on their own blocks' lists.
     fn split_large_buddy(&self, mm: &Memmap, fa: &mut FreeArea, pfn: Pfn) {
-        for order in PAGEBLOCK_ORDER + 1..=MAX_PAGE_ORDER {
+        for order in mm.geometry().pageblock_order + 1..=mm.geometry().max_order {
             let head = pfn & !((1u64 << order) - 1);
             let Ok(h) = mm.pfn_to_page(head) else { return };
             if h.PageBuddy() && h.buddy_order() == order {
@@ -120,8 +120,8 @@ impl Zone {
                 let mut b = head;
                 while b < head + (1 << order) {
                     let mt = get_pageblock_migratetype(mm, b).unwrap_or(MigrateType::Movable);
-                    self.add_to_free_list(mm, fa, b, PAGEBLOCK_ORDER, mt, false);
-                    b += PAGEBLOCK_NR_PAGES;
+                    self.add_to_free_list(mm, fa, b, mm.geometry().pageblock_order, mt, false);
+                    b += mm.geometry().pageblock_nr_pages();
                 }
                 return;
             }
@@ -130,13 +130,13 @@ impl Zone {
 
     /// `set_migratetype_isolate` of the pageblock at `pfn`.
     pub(crate) fn set_migratetype_isolate(&self, mm: &Memmap, pfn: Pfn, flags: IsolFlags) -> Result<(), IsolateError> {
-        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let block = pfn & !(mm.geometry().pageblock_nr_pages() - 1);
         let mut fa = self.lock.lock();
         let mt = get_pageblock_migratetype(mm, block).map_err(|_| IsolateError::Busy { pfn: block })?;
         if mt.is_isolate() {
             return Err(IsolateError::Busy { pfn: block });
         }
-        if let Some(bad) = self.has_unmovable_pages(mm, block, block + PAGEBLOCK_NR_PAGES, flags) {
+        if let Some(bad) = self.has_unmovable_pages(mm, block, block + mm.geometry().pageblock_nr_pages(), flags) {
             return Err(IsolateError::Unmovable { pfn: bad });
         }
         self.split_large_buddy(mm, &mut fa, block);
@@ -149,7 +149,7 @@ impl Zone {
 
     /// `unset_migratetype_isolate`: back to `mt`, free pages re-credited.
     pub(crate) fn unset_migratetype_isolate(&self, mm: &Memmap, pfn: Pfn, mt: MigrateType) {
-        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let block = pfn & !(mm.geometry().pageblock_nr_pages() - 1);
         let mut fa = self.lock.lock();
         if get_pageblock_migratetype(mm, block) != Ok(MigrateType::Isolate) {
             return;
@@ -171,10 +171,10 @@ impl Zone {
         // MAX_PAGE_ORDER - 1 (= pageblock_order) up.
         let h = mm.pfn_to_page(block).ok();
         if let Some(h) = h {
-            if h.PageBuddy() && h.buddy_order() == PAGEBLOCK_ORDER {
-                self.del_page_from_free_list(mm, &mut fa, block, PAGEBLOCK_ORDER);
-                self.mod_free_pages(-(PAGEBLOCK_NR_PAGES as i64));
-                self.__free_one_page(mm, &mut fa, block, PAGEBLOCK_ORDER, mt, false);
+            if h.PageBuddy() && h.buddy_order() == mm.geometry().pageblock_order {
+                self.del_page_from_free_list(mm, &mut fa, block, mm.geometry().pageblock_order);
+                self.mod_free_pages(-(mm.geometry().pageblock_nr_pages() as i64));
+                self.__free_one_page(mm, &mut fa, block, mm.geometry().pageblock_order, mt, false);
             }
         }
     }
@@ -188,7 +188,7 @@ impl Zone {
                 self.undo_isolate_page_range(mm, start, pfn, MigrateType::Movable);
                 return Err(e);
             }
-            pfn += PAGEBLOCK_NR_PAGES;
+            pfn += mm.geometry().pageblock_nr_pages();
         }
         Ok(())
     }
@@ -198,7 +198,7 @@ impl Zone {
         let mut pfn = start;
         while pfn < end {
             self.unset_migratetype_isolate(mm, pfn, mt);
-            pfn += PAGEBLOCK_NR_PAGES;
+            pfn += mm.geometry().pageblock_nr_pages();
         }
     }
 
@@ -212,7 +212,7 @@ impl Zone {
             if get_pageblock_migratetype(mm, b) != Ok(MigrateType::Isolate) {
                 return Err(b);
             }
-            b += PAGEBLOCK_NR_PAGES;
+            b += mm.geometry().pageblock_nr_pages();
         }
         let _fa = self.lock.lock();
         let mut pfn = start;

@@ -1,7 +1,8 @@
-//! Pageblocks (512 pages, 2 MiB) and their migratetypes.
+//! Pageblocks (`pageblock_nr_pages` of the geometry: 512 pages, 2 MiB, on
+//! x86-64) and their migratetypes.
 //!
-//! The migratetype of each pageblock is one byte in its section's slot (the
-//! kernel's `usemap` bits). It is read without locks on the free path
+//! The migratetype of each pageblock is a byte per pageblock granule of the
+//! memmap (the kernel's `usemap` bits, [`crate::memmap`]). It is read without locks on the free path
 //! (`get_pfnblock_migratetype`, a racy read the kernel also does) and written
 //! only under zone->lock.
 //!
@@ -12,7 +13,7 @@
 use crate::error::Result;
 use crate::memmap::Memmap;
 use crate::sync::plain::Ordering;
-use crate::{Pfn, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
+use crate::Pfn;
 
 /// `enum migratetype`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,24 +79,19 @@ impl MigrateType {
     }
 }
 
-/// Index of the pageblock of `pfn` inside its section.
-#[inline(always)]
-fn block_index(pfn: Pfn) -> usize {
-    ((pfn & (PAGES_PER_SECTION - 1)) >> PAGEBLOCK_ORDER) as usize
-}
-
-/// `get_pfnblock_migratetype`: racy read of the block's migratetype.
+/// `get_pfnblock_migratetype`: racy read of the block's migratetype (one
+/// byte at a fixed granule: no geometry on the free path).
 #[inline(always)]
 pub fn get_pageblock_migratetype(memmap: &Memmap, pfn: Pfn) -> Result<MigrateType> {
-    let slot = memmap.slot(pfn)?;
-    Ok(MigrateType::from_u8(slot.pageblock[block_index(pfn)].load(Ordering::Relaxed)))
+    Ok(MigrateType::from_u8(memmap.pageblock_byte(pfn)?.load(Ordering::Relaxed)))
 }
 
 /// `set_pageblock_migratetype`: caller holds zone->lock (or owns the
 /// section during online).
 #[inline]
 pub fn set_pageblock_migratetype(memmap: &Memmap, pfn: Pfn, mt: MigrateType) -> Result<()> {
-    let slot = memmap.slot(pfn)?;
-    slot.pageblock[block_index(pfn)].store(mt as u8, Ordering::Relaxed);
+    for b in memmap.pageblock_bytes(pfn)? {
+        b.store(mt as u8, Ordering::Relaxed);
+    }
     Ok(())
 }

@@ -13,6 +13,7 @@
 
 use crate::design::Design;
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 use crate::memmap::Memmap;
 use crate::pgtable::AddressSpace;
 use crate::hotplug::memory_block::MemoryBlock;
@@ -25,7 +26,7 @@ use crate::page_ref;
 use crate::pageblock::{MigrateType, MIGRATE_PCPTYPES};
 use crate::sync::atomic::Ordering;
 use crate::sync::{plain, Arc, Mutex, MutexGuard};
-use crate::{Pfn, MAX_PAGE_ORDER, PAGES_PER_SECTION, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH, SECTION_SIZE};
+use crate::{Pfn, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
@@ -52,6 +53,8 @@ pub struct Config {
     /// Passes of offline_pages' migrate/test loop before it gives up (the
     /// model of the signal that aborts a stuck offline).
     pub offline_max_passes: u32,
+    /// Section size, pageblock order, largest buddy order.
+    pub geometry: Geometry,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             design: Design::fixed(),
             nr_vpages: 1 << 16,
             offline_max_passes: 64,
+            geometry: Geometry::X86_64,
         }
     }
 }
@@ -75,15 +79,14 @@ impl Default for Config {
 impl Config {
     /// Boot sections.
     pub fn boot_sections(&self) -> u64 {
-        self.mem_bytes / SECTION_SIZE
+        self.mem_bytes / self.geometry.section_size()
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.mem_bytes == 0 || !self.mem_bytes.is_multiple_of(SECTION_SIZE) {
-            return Err(Error::BadConfig(format!(
-                "mem_bytes {} is not a positive multiple of the section size {SECTION_SIZE}",
-                self.mem_bytes
-            )));
+        self.geometry.validate()?;
+        let section = self.geometry.section_size();
+        if self.mem_bytes == 0 || !self.mem_bytes.is_multiple_of(section) {
+            return Err(Error::BadConfig(format!("mem_bytes {} is not a positive multiple of the section size {section}", self.mem_bytes)));
         }
         if self.boot_sections() > self.max_sections as u64 {
             return Err(Error::BadConfig(format!(
@@ -93,7 +96,7 @@ impl Config {
             )));
         }
         // List links are u32 pfns with u32::MAX as NIL.
-        if (self.max_sections as u64) * PAGES_PER_SECTION >= u32::MAX as u64 {
+        if (self.max_sections as u64) * self.geometry.pages_per_section() >= u32::MAX as u64 {
             return Err(Error::BadConfig(format!("max_sections {} exceeds 32-bit pfns", self.max_sections)));
         }
         if self.nr_cpus == 0 || self.nr_cpus > 1024 {
@@ -142,6 +145,12 @@ impl<F: FreePath> System<F> {
         &self.cfg
     }
 
+    /// The geometry (the memmap's).
+    #[inline(always)]
+    pub fn geometry(&self) -> &Geometry {
+        self.memmap.geometry()
+    }
+
     /// The memmap.
     pub fn memmap(&self) -> &Memmap {
         &self.memmap
@@ -176,14 +185,14 @@ impl<F: FreePath> System<F> {
     /// `num_poisoned_pages_inc`: the global and the memory block's count.
     pub(crate) fn num_poisoned_pages_inc(&self, pfn: Pfn) {
         self.num_poisoned_pages.fetch_add(1, plain::Ordering::Relaxed);
-        if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
+        if let Some(b) = self.blocks.get((pfn / self.geometry().pages_per_section()) as usize) {
             b.nr_hwpoison.fetch_add(1, plain::Ordering::Relaxed);
         }
     }
     /// `num_poisoned_pages_sub`.
     pub(crate) fn num_poisoned_pages_sub(&self, pfn: Pfn, n: i64) {
         self.num_poisoned_pages.fetch_sub(n, plain::Ordering::Relaxed);
-        if let Some(b) = self.blocks.get((pfn / PAGES_PER_SECTION) as usize) {
+        if let Some(b) = self.blocks.get((pfn / self.geometry().pages_per_section()) as usize) {
             b.nr_hwpoison.fetch_sub(n, plain::Ordering::Relaxed);
         }
     }
@@ -228,7 +237,7 @@ impl<F: FreePath> System<F> {
     /// Alloc a block on behalf of `cpu` (also reachable as `Cpu::alloc_pages`).
     #[inline(always)]
     fn alloc_on(&self, pcp: &PerCpuPages, order: u32, mt: MigrateType) -> Result<Pfn> {
-        if order > MAX_PAGE_ORDER {
+        if order > self.geometry().max_order {
             return Err(Error::BadOrder { pfn: 0, order });
         }
         if mt as usize >= MIGRATE_PCPTYPES {
@@ -340,7 +349,7 @@ impl<'s, F: FreePath> Cpu<'s, F> {
     /// block allocated with `alloc_pages(order)`.
     pub fn free_pages(&self, pfn: Pfn, order: u32) -> Result<()> {
         let page = self.sys.memmap.pfn_to_page(pfn)?;
-        if order > MAX_PAGE_ORDER || pfn & ((1 << order) - 1) != 0 || page.compound_order() != order || page.PageTail() {
+        if order > self.system().geometry().max_order || pfn & ((1 << order) - 1) != 0 || page.compound_order() != order || page.PageTail() {
             return Err(Error::BadOrder { pfn, order });
         }
         self.put_page(pfn)

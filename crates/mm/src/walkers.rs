@@ -48,7 +48,7 @@ use crate::page::{pg, Page};
 use crate::page_alloc::FreePath;
 use crate::page_ref::page_count;
 use crate::system::System;
-use crate::{Pfn, MAX_PAGE_ORDER, PAGES_PER_SECTION, PAGE_SIZE};
+use crate::{Pfn, PAGE_SIZE};
 use std::cell::Cell;
 
 /// `/proc/kpageflags` bits (include/uapi/linux/kernel-page-flags.h and the
@@ -123,7 +123,7 @@ impl<'a, F: FreePath> Walker<'a, F> {
         let mm = self.sys.memmap();
         if self.sys.cfg.design.has(Switch::MemmapReadsOffline) {
             if !mm.pfn_valid(pfn) {
-                mm.slot(pfn)?;
+                mm.section_state(pfn)?;
                 return Ok(None);
             }
             let p = mm.pfn_to_page(pfn)?;
@@ -199,7 +199,7 @@ impl<F: FreePath> System<F> {
     pub fn kpageflags(&self, pfn: Pfn) -> Result<u64> {
         use kpf::*;
         let mm = self.memmap();
-        mm.slot(pfn)?;
+        mm.section_state(pfn)?;
         let _online = mm.hotplug.lock();
         let w = Walker::new(self, "/proc/kpageflags");
         let Some(p) = w.page(pfn)? else { return Ok(1 << KPF_NOPAGE) };
@@ -269,14 +269,14 @@ impl<F: FreePath> System<F> {
             // Pre-f1dd2cd13c4b: test_pages_in_a_zone over the block's struct
             // pages, whatever the block's state; one read per MAX_ORDER chunk.
             let w = Walker::new(self, "valid_zones");
-            let base = block * PAGES_PER_SECTION;
+            let base = block * mm.geometry().pages_per_section();
             let mut pfn = base;
             let mut sane = true;
-            while pfn < base + PAGES_PER_SECTION {
+            while pfn < base + mm.geometry().pages_per_section() {
                 if let Some(p) = w.page(pfn)? {
                     sane &= !p.PagePoisoned();
                 }
-                pfn += 1 << MAX_PAGE_ORDER;
+                pfn += 1 << mm.geometry().max_order;
             }
             return Ok(match (sane, state) {
                 (false, _) => "none".into(),

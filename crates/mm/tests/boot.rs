@@ -4,8 +4,10 @@
 // Std-only: shuttle primitives need a shuttle execution (see shuttle_*.rs).
 #![cfg(not(feature = "shuttle"))]
 
-use mm::{Config, Landed, System, PAGES_PER_SECTION};
+use mm::{Config, Landed, System};
 use std::time::Instant;
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -23,12 +25,12 @@ fn one_gib_boots_fast_and_lazily() {
     let sys = System::<Landed>::new(Config { mem_bytes: 1 << 30, max_sections: 64, ..Config::default() }).unwrap();
     let boot = t.elapsed();
     let grown = rss_bytes().saturating_sub(before);
-    let full_memmap = 8 * PAGES_PER_SECTION * 64;
+    let full_memmap = 8 * X86.pages_per_section() * 64;
     eprintln!("boot 1 GiB: {:.2} ms, RSS +{} KiB (full memmap would be {} KiB)", boot.as_secs_f64() * 1e3, grown >> 10, full_memmap >> 10);
     // The bound holds in a debug build too; the release figure is far lower.
     assert!(boot.as_millis() < 100, "boot took {boot:?}");
     assert!(grown < full_memmap / 4, "RSS grew {grown} bytes: the memmap was touched wholesale");
-    assert_eq!(sys.stats().nr_free_pages, 8 * PAGES_PER_SECTION as i64);
+    assert_eq!(sys.stats().nr_free_pages, 8 * X86.pages_per_section() as i64);
     // Touching pages grows RSS: the measurement can see memmap use at all.
     let c = sys.cpu(0).unwrap();
     let held: Vec<_> = (0..20_000).map(|_| c.alloc_page().unwrap()).collect();

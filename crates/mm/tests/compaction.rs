@@ -7,17 +7,19 @@
 use mm::compaction::{IsolateFail, ScanCheck, ScanTake};
 use mm::pgtable::Pte;
 use mm::page_ref::page_count;
-use mm::{Landed, Switch, System, PAGEBLOCK_NR_PAGES};
+use mm::{Landed, Switch, System};
 
 mod common;
 use common::{clean, sys};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 
 
 
 fn block_of(pfn: u64) -> (u64, u64) {
-    let b = pfn & !(PAGEBLOCK_NR_PAGES - 1);
-    (b, b + PAGEBLOCK_NR_PAGES)
+    let b = pfn & !(X86.pageblock_nr_pages() - 1);
+    (b, b + X86.pageblock_nr_pages())
 }
 
 fn verify_all(s: &System<Landed>, vpns: impl IntoIterator<Item = usize>) {

@@ -7,26 +7,25 @@
 
 use mm::drivers::cmm::Cmm;
 use mm::drivers::hv_balloon::HvBalloon;
-use mm::drivers::virtio_mem::{HotplugHolder, VirtioMem, SBS_PER_MB, SB_NR_PAGES};
+use mm::drivers::virtio_mem::{HotplugHolder, VirtioMem};
 use mm::drivers::{walker_get, walker_put};
 use mm::hotplug::memory_block::BlockState;
 use mm::hotplug::notifier::{MemAction, MemoryNotifier, MemoryNotify, NotifyCtx};
 use mm::page_ref::page_count;
-use mm::{
-    Config, Cpu, Design, Error, FreePath, Landed, MigrateType, Pfn, RfcOfflineHook, Switch, System, MAX_PAGE_ORDER,
-    PAGES_PER_SECTION, SECTION_SIZE,
-};
+use mm::{Config, Cpu, Design, Error, FreePath, Landed, MigrateType, Pfn, RfcOfflineHook, Switch, System};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 mod common;
 use common::{clean, has, show};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
-const S: u64 = PAGES_PER_SECTION;
+const S: u64 = X86.pages_per_section();
 
 fn sys<F: FreePath>(switches: &[Switch]) -> System<F> {
     System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
+        mem_bytes: 2 * X86.section_size(),
         max_sections: 3,
         nr_cpus: 2,
         frame_store: true,
@@ -46,9 +45,9 @@ fn sys<F: FreePath>(switches: &[Switch]) -> System<F> {
 fn hog_below<F: FreePath>(c: &Cpu<'_, F>, limit: Pfn) -> Vec<Pfn> {
     let mut hog = vec![];
     loop {
-        let p = c.alloc_pages(MAX_PAGE_ORDER, MigrateType::Movable).unwrap();
+        let p = c.alloc_pages(X86.max_order, MigrateType::Movable).unwrap();
         if p >= limit {
-            c.free_pages(p, MAX_PAGE_ORDER).unwrap();
+            c.free_pages(p, X86.max_order).unwrap();
             return hog;
         }
         hog.push(p);
@@ -57,7 +56,7 @@ fn hog_below<F: FreePath>(c: &Cpu<'_, F>, limit: Pfn) -> Vec<Pfn> {
 
 fn unhog<F: FreePath>(c: &Cpu<'_, F>, hog: Vec<Pfn>) {
     for p in hog {
-        c.free_pages(p, MAX_PAGE_ORDER).unwrap();
+        c.free_pages(p, X86.max_order).unwrap();
     }
 }
 
@@ -95,7 +94,7 @@ fn hook(block: u64, at: MemAction, refuse: bool, step: impl FnMut(&dyn NotifyCtx
 /// Block 2 hot-added and onlined with a virtio-mem device over it; the
 /// subblocks in `plugged` are plugged before the online.
 fn virtio_setup<F: FreePath>(s: &System<F>, c: &Cpu<'_, F>, plugged: std::ops::Range<u64>) -> Arc<VirtioMem> {
-    let vm = Arc::new(VirtioMem::new(2, 1));
+    let vm = Arc::new(VirtioMem::new(&X86, 2, 1));
     s.register_memory_notifier(vm.clone());
     s.add_memory(2, false).unwrap();
     for sb in plugged {
@@ -107,7 +106,7 @@ fn virtio_setup<F: FreePath>(s: &System<F>, c: &Cpu<'_, F>, plugged: std::ops::R
 
 fn fake_offline_ok<F: FreePath>(s: &System<F>, vm: &VirtioMem, sb: u64, refs: i32, dirty: bool) {
     let start = vm.sb_start(sb).unwrap();
-    for pfn in start..start + SB_NR_PAGES {
+    for pfn in start..start + X86.pageblock_nr_pages() {
         let p = s.pfn_to_page(pfn).unwrap();
         assert!(p.PageOffline(), "pfn {pfn:#x}");
         assert_eq!(page_count(p), refs, "pfn {pfn:#x}");
@@ -123,7 +122,7 @@ fn virtio_mem_plug_unplug_on_an_online_block_keeps_the_checker_clean() {
     let c = s.cpu(0).unwrap();
     let vm = virtio_setup(&s, &c, 0..32);
     let base_managed = 2 * S as i64;
-    assert_eq!(s.stats().managed_pages, base_managed + 32 * SB_NR_PAGES as i64);
+    assert_eq!(s.stats().managed_pages, base_managed + 32 * X86.pageblock_nr_pages() as i64);
     assert_eq!(vm.plugged_subblocks(), 32);
     // Never onlined: PageOffline + PG_dirty + the memmap-init reference.
     fake_offline_ok(&s, &vm, 40, 1, true);
@@ -131,12 +130,12 @@ fn virtio_mem_plug_unplug_on_an_online_block_keeps_the_checker_clean() {
     // Plug a never-onlined subblock: generic_online_page.
     vm.plug(&c, 40).unwrap();
     assert!(vm.is_plugged(40).unwrap());
-    assert_eq!(s.stats().managed_pages, base_managed + 33 * SB_NR_PAGES as i64);
+    assert_eq!(s.stats().managed_pages, base_managed + 33 * X86.pageblock_nr_pages() as i64);
     clean(&s);
     // Unplug an onlined one: alloc_contig_range + set_fake_offline.
     vm.unplug(&c, 3).unwrap();
     fake_offline_ok(&s, &vm, 3, 1, false);
-    assert_eq!(s.stats().managed_pages, base_managed + 32 * SB_NR_PAGES as i64);
+    assert_eq!(s.stats().managed_pages, base_managed + 32 * X86.pageblock_nr_pages() as i64);
     clean(&s);
     // Plug it back: free_contig_range.
     vm.plug(&c, 3).unwrap();
@@ -152,19 +151,19 @@ fn virtio_mem_plug_unplug_on_an_online_block_keeps_the_checker_clean() {
 fn virtio_mem_unplug_migrates_user_pages_and_refuses_unmovable_ones() {
     let s = sys::<Landed>(&[]);
     let c = s.cpu(0).unwrap();
-    let vm = virtio_setup(&s, &c, 0..SBS_PER_MB);
+    let vm = virtio_setup(&s, &c, 0..X86.pageblocks_per_section());
     let hog = hog_below(&c, 2 * S);
     // User pages and one kernel page now land in block 2.
     let user: Vec<Pfn> = (0..16).map(|v| c.fault(v).unwrap()).collect();
     let kernel = c.alloc_pages(0, MigrateType::Unmovable).unwrap();
     assert!(user.iter().all(|&p| p >= 2 * S) && kernel >= 2 * S);
     unhog(&c, hog);
-    let sb_user = (user[0] - 2 * S) / SB_NR_PAGES;
-    let sb_kernel = (kernel - 2 * S) / SB_NR_PAGES;
+    let sb_user = (user[0] - 2 * S) / X86.pageblock_nr_pages();
+    let sb_kernel = (kernel - 2 * S) / X86.pageblock_nr_pages();
     assert_ne!(sb_user, sb_kernel, "unmovable and movable pages share no pageblock");
     vm.unplug(&c, sb_user).unwrap();
     for (v, pfn) in s.user_mappings() {
-        assert!(!(vm.sb_start(sb_user).unwrap()..vm.sb_start(sb_user).unwrap() + SB_NR_PAGES).contains(&pfn), "vpn {v}");
+        assert!(!(vm.sb_start(sb_user).unwrap()..vm.sb_start(sb_user).unwrap() + X86.pageblock_nr_pages()).contains(&pfn), "vpn {v}");
         assert_eq!(s.verify_user_page(v).unwrap(), Some(true), "vpn {v} lost its bytes");
     }
     clean(&s);
@@ -195,7 +194,7 @@ fn virtio_mem_offline_then_online_again_landed() {
     vm.plug(&c, 7).unwrap();
     vm.unplug(&c, 0).unwrap();
     s.online_memory_block(2).unwrap();
-    assert_eq!(s.stats().managed_pages, 2 * S as i64 + 19 * SB_NR_PAGES as i64);
+    assert_eq!(s.stats().managed_pages, 2 * S as i64 + 19 * X86.pageblock_nr_pages() as i64);
     fake_offline_ok(&s, &vm, 0, 1, true);
     assert!(!s.pfn_to_page(vm.sb_start(7).unwrap()).unwrap().PageOffline());
     clean(&s);
@@ -271,7 +270,7 @@ fn rfc_unplug_race<F: FreePath>(switches: &[Switch]) -> (System<F>, Pfn) {
     {
         let c0 = s.cpu(0).unwrap();
         let c1 = s.cpu(1).unwrap();
-        let vm = virtio_setup(&s, &c0, 0..SBS_PER_MB);
+        let vm = virtio_setup(&s, &c0, 0..X86.pageblocks_per_section());
         // Step 1 (T1, virtio-mem): alloc_contig_range; the driver holds 1.
         let prepared = vm.unplug_prepare(&c0, 9).unwrap();
         pfn = prepared.start_pfn() + 17;

@@ -4,13 +4,15 @@
 //! offline migrating THPs (split-before-migrate). Every path ends with a
 //! clean checker in the landed design.
 
-use mm::folio::{can_split_folio, folio_mapcount, folio_pincount, page_mapcount, HPAGE_PMD_NR};
+use mm::folio::{can_split_folio, folio_mapcount, folio_pincount, page_mapcount};
 use mm::pgtable::Pte;
 use mm::page_ref::page_count;
-use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION};
+use mm::{Error, Landed, Switch, System};
 
 mod common;
 use common::{clean, sys};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 
 
@@ -32,7 +34,7 @@ fn thp_fault_maps_one_pmd_with_exact_counts() {
     let c = s.cpu(0).unwrap();
     let free0 = s.stats().nr_free_pages;
     let h = c.fault_thp(1024).unwrap();
-    assert_eq!(h % HPAGE_PMD_NR, 0);
+    assert_eq!(h % X86.hpage_pmd_nr(), 0);
     let hp = s.pfn_to_page(h).unwrap();
     assert!(hp.PageHead() && hp.PageLRU());
     assert_eq!(rc(&s, h), 1, "one reference for the PMD mapping");
@@ -64,7 +66,7 @@ fn split_huge_pmd_gives_pte_mapped_thp() {
     assert_eq!(rc(&s, h), 512, "one reference per PTE");
     assert_eq!(folio_mapcount(s.memmap(), h), 512);
     assert_eq!(page_mapcount(s.memmap(), h), 1, "the head's own mapcount: what B5 compared with");
-    for i in 0..HPAGE_PMD_NR {
+    for i in 0..X86.hpage_pmd_nr() {
         assert_eq!(s.pte(i as usize).unwrap(), Pte::Present(h + i));
         assert_eq!(s.pfn_to_page(h + i).unwrap().page_mapcount(), 1);
     }
@@ -166,7 +168,7 @@ fn split_folio_keeps_mappings_contents_and_frees_unmapped_subpages() {
     assert!(matches!(c.split_folio(h), Err(Error::ExtraRefs { .. })));
     c.put_page(h).unwrap();
     c.split_folio(h).unwrap();
-    for i in 0..HPAGE_PMD_NR {
+    for i in 0..X86.hpage_pmd_nr() {
         let p = s.pfn_to_page(h + i).unwrap();
         assert!(!p.PageHead() && !p.PageTail());
         let mapped = !(100..200).contains(&i);
@@ -245,12 +247,12 @@ fn offline_migrates_pmd_and_pte_mapped_thps() {
     c.split_huge_pmd(512).unwrap();
     c.unmap(600).unwrap();
     let p = c.fault(4096).unwrap();
-    let block = a / PAGES_PER_SECTION;
-    assert_eq!(b / PAGES_PER_SECTION, block, "both THPs come from one section");
+    let block = a / X86.pages_per_section();
+    assert_eq!(b / X86.pages_per_section(), block, "both THPs come from one section");
     s.offline_memory_block(&c, block).unwrap();
     for v in (0..1024).filter(|&v| v != 600) {
         let Pte::Present(q) = s.pte(v).unwrap() else { panic!("vpn {v} is no longer mapped by a PTE") };
-        assert_ne!(q / PAGES_PER_SECTION, block, "vpn {v} still in the offlined block");
+        assert_ne!(q / X86.pages_per_section(), block, "vpn {v} still in the offlined block");
     }
     assert_eq!(s.pte(600).unwrap(), Pte::None);
     let _ = p;

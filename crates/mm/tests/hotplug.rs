@@ -4,15 +4,17 @@
 
 use mm::hotplug::memory_block::BlockState;
 use mm::hotplug::notifier::{MemAction, MemoryNotifier, MemoryNotify, NotifyCtx};
-use mm::{Config, Error, Landed, System, PAGES_PER_SECTION, SECTION_SIZE};
+use mm::{Config, Error, Landed, System};
 use std::sync::{Arc, Mutex};
 
 mod common;
 use common::{clean};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 fn sys(boot: u64, max: usize) -> System<Landed> {
     System::new(Config {
-        mem_bytes: boot * SECTION_SIZE,
+        mem_bytes: boot * X86.section_size(),
         max_sections: max,
         nr_cpus: 2,
         frame_store: true,
@@ -45,16 +47,16 @@ fn hot_add_online_offline_remove_roundtrip() {
     assert_eq!(s.block_state(1).unwrap(), BlockState::Offline);
     clean(&s);
     s.online_memory_block(1).unwrap();
-    assert_eq!(s.stats().nr_free_pages, 2 * PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, 2 * X86.pages_per_section() as i64);
     clean(&s);
     let c = s.cpu(0).unwrap();
     s.offline_memory_block(&c, 1).unwrap();
     assert_eq!(s.block_state(1).unwrap(), BlockState::Offline);
-    assert_eq!(s.stats().nr_free_pages, PAGES_PER_SECTION as i64);
-    assert_eq!(s.stats().managed_pages, PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, X86.pages_per_section() as i64);
+    assert_eq!(s.stats().managed_pages, X86.pages_per_section() as i64);
     assert_eq!(s.zone().nr_isolate_pageblock(), 0);
     clean(&s);
-    assert!(s.pfn_to_page(PAGES_PER_SECTION).unwrap().PagePoisoned(), "offline poisons the memmap");
+    assert!(s.pfn_to_page(X86.pages_per_section()).unwrap().PagePoisoned(), "offline poisons the memmap");
     // Online again re-initializes the poisoned memmap.
     s.online_memory_block(1).unwrap();
     clean(&s);
@@ -85,21 +87,21 @@ fn offline_migrates_in_use_pages_and_keeps_their_bytes() {
     let mut in_block1 = 0;
     for vpn in 0..3000 {
         let pfn = c.fault(vpn).unwrap();
-        if pfn >= PAGES_PER_SECTION {
+        if pfn >= X86.pages_per_section() {
             in_block1 += 1;
         }
     }
     // Make sure block 1 really holds user pages: fault more until it does.
     let mut vpn = 3000;
     while in_block1 < 100 {
-        if c.fault(vpn).unwrap() >= PAGES_PER_SECTION {
+        if c.fault(vpn).unwrap() >= X86.pages_per_section() {
             in_block1 += 1;
         }
         vpn += 1;
     }
     // Leave room in block 0 for the migration targets: keep 2000 of its pages mapped.
     for (v, pfn) in s.user_mappings() {
-        if pfn < PAGES_PER_SECTION && v >= 2000 {
+        if pfn < X86.pages_per_section() && v >= 2000 {
             c.unmap(v).unwrap();
         }
     }
@@ -107,7 +109,7 @@ fn offline_migrates_in_use_pages_and_keeps_their_bytes() {
     let mapped = s.user_mappings().len();
     s.offline_memory_block(&c, 1).unwrap();
     for (v, pfn) in s.user_mappings() {
-        assert!(pfn < PAGES_PER_SECTION, "vpn {v} still maps offline memory");
+        assert!(pfn < X86.pages_per_section(), "vpn {v} still maps offline memory");
         assert_eq!(s.verify_user_page(v).unwrap(), Some(true), "vpn {v} lost its bytes");
     }
     assert_eq!(s.user_mappings().len(), mapped);
@@ -117,7 +119,7 @@ fn offline_migrates_in_use_pages_and_keeps_their_bytes() {
     }
     c.drain_local_pages();
     clean(&s);
-    assert_eq!(s.stats().nr_free_pages, PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, X86.pages_per_section() as i64);
 }
 
 #[test]
@@ -130,7 +132,7 @@ fn unmovable_page_fails_offline_and_everything_is_restored() {
     let mut held = vec![];
     let kernel_page = loop {
         let p = c.alloc_page().unwrap();
-        if p >= PAGES_PER_SECTION {
+        if p >= X86.pages_per_section() {
             break p;
         }
         held.push(p);
@@ -170,7 +172,7 @@ fn notifier_refusal_cancels_exactly_once() {
 #[test]
 fn pinned_page_makes_offline_give_up_after_bounded_passes() {
     let s = System::<Landed>::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
+        mem_bytes: 2 * X86.section_size(),
         max_sections: 2,
         nr_cpus: 2,
         offline_max_passes: 5,
@@ -182,7 +184,7 @@ fn pinned_page_makes_offline_give_up_after_bounded_passes() {
     let pinned = loop {
         let p = c.fault(v).unwrap();
         v += 1;
-        if p >= PAGES_PER_SECTION {
+        if p >= X86.pages_per_section() {
             break p;
         }
     };
@@ -205,10 +207,10 @@ fn memmap_on_memory_keeps_vmemmap_out_of_buddy() {
     let s = sys(1, 2);
     s.add_memory(1, true).unwrap();
     s.online_memory_block(1).unwrap();
-    let vm = mm::hotplug::NR_VMEMMAP_PAGES as i64;
-    assert_eq!(s.stats().nr_free_pages, 2 * PAGES_PER_SECTION as i64 - vm);
+    let vm = X86.nr_vmemmap_pages() as i64;
+    assert_eq!(s.stats().nr_free_pages, 2 * X86.pages_per_section() as i64 - vm);
     assert_eq!(s.memory_block(1).unwrap().altmap_alloc() as i64, vm);
-    let p = s.pfn_to_page(PAGES_PER_SECTION).unwrap();
+    let p = s.pfn_to_page(X86.pages_per_section()).unwrap();
     assert!(p.PageReserved());
     clean(&s);
     let c = s.cpu(0).unwrap();

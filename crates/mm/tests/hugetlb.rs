@@ -5,13 +5,15 @@
 //! written out step by step with the public halves of the split operations.
 #![cfg(not(feature = "shuttle"))]
 
-use mm::hugetlb::state::{HugetlbCounters, HUGETLB_NR_PAGES};
+use mm::hugetlb::state::HugetlbCounters;
 use mm::memory_failure::{HwpGet, MfResult};
 use mm::page_ref::page_count;
-use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION};
+use mm::{Error, Landed, Switch, System};
 
 mod common;
 use common::{clean, has, show, sys};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 
 
@@ -22,7 +24,7 @@ fn counters(nr: i64, free: i64, resv: i64, surplus: i64) -> HugetlbCounters {
 }
 
 fn all_free_in_buddy(s: &System<Landed>, head: u64, except: Option<u64>) -> bool {
-    (head..head + HUGETLB_NR_PAGES).filter(|&p| Some(p) != except).all(|p| s.zone().is_free_buddy_page(s.memmap(), p))
+    (head..head + X86.hpage_pmd_nr()).filter(|&p| Some(p) != except).all(|p| s.zone().is_free_buddy_page(s.memmap(), p))
 }
 
 #[test]
@@ -33,7 +35,7 @@ fn pool_reserve_fault_free_roundtrip() {
     assert_eq!(s.hugetlb_counters(), counters(3, 3, 0, 0));
     for f in s.hugetlb_freelist() {
         let p = s.pfn_to_page(f).unwrap();
-        assert!(p.PageHugetlb() && p.PageHead() && p.compound_order() == 9 && f % HUGETLB_NR_PAGES == 0);
+        assert!(p.PageHugetlb() && p.PageHead() && p.compound_order() == 9 && f % X86.hpage_pmd_nr() == 0);
         assert_eq!(page_count(p), 0, "pool folios are free at refcount 0");
     }
     clean(&s);
@@ -108,7 +110,7 @@ fn offline_of_a_block_with_a_reserved_free_folio_hr1_only_with_dissolve_ignores_
         let c = s.cpu(0).unwrap();
         s.hugetlb_alloc_pool(&c, 1).unwrap();
         s.hugetlb_reserve(1).unwrap();
-        let blk = s.hugetlb_freelist()[0] / PAGES_PER_SECTION;
+        let blk = s.hugetlb_freelist()[0] / X86.pages_per_section();
         let r = s.offline_memory_block(&c, blk);
         (r, s.check())
     };
@@ -314,11 +316,11 @@ fn offline_migrates_an_in_use_folio_and_dissolves_the_free_ones() {
     let c = s.cpu(0).unwrap();
     s.hugetlb_alloc_pool(&c, 2).unwrap();
     let a = s.hugetlb_fault().unwrap();
-    let blk = a / PAGES_PER_SECTION;
+    let blk = a / X86.pages_per_section();
     s.offline_memory_block(&c, blk).unwrap();
     let mapped = s.hugetlb_mapped();
     assert_eq!(mapped.len(), 1);
-    assert_ne!(mapped[0] / PAGES_PER_SECTION, blk, "migrated out of the offlined block");
+    assert_ne!(mapped[0] / X86.pages_per_section(), blk, "migrated out of the offlined block");
     assert_eq!(s.hugetlb_counters(), counters(1, 0, 0, 0));
     clean(&s);
     s.online_memory_block(blk).unwrap();

@@ -8,10 +8,12 @@ use mm::violation::Violation;
 use mm::pgtable::Pte;
 use mm::memory_failure::{HwpGet, MfResult};
 use mm::page_ref::page_count;
-use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION};
+use mm::{Error, Landed, Switch, System};
 
 mod common;
 use common::{clean, has, show, sys};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 
 
@@ -19,11 +21,11 @@ use common::{clean, has, show, sys};
 
 /// (num_poisoned_pages, the pfn's memory block's nr_hwpoison)
 fn poisoned(s: &System<Landed>, pfn: u64) -> (i64, i64) {
-    (s.num_poisoned_pages(), s.memory_block(pfn / PAGES_PER_SECTION).unwrap().nr_hwpoison())
+    (s.num_poisoned_pages(), s.memory_block(pfn / X86.pages_per_section()).unwrap().nr_hwpoison())
 }
 
 /// A pfn inside a free max-order block of block 1 (nothing allocated there).
-const FREE_PFN: u64 = PAGES_PER_SECTION + 1000 + 7;
+const FREE_PFN: u64 = X86.pages_per_section() + 1000 + 7;
 
 #[test]
 fn hard_offline_of_a_free_page_takes_it_off_buddy_and_unpoison_gives_it_back() {
@@ -64,7 +66,7 @@ fn a_taken_off_page_is_never_allocated_again() {
         assert_ne!(p, FREE_PFN, "allocated the poisoned page (H1/A1)");
         held.push(p);
     }
-    assert_eq!(held.len() as u64, 2 * PAGES_PER_SECTION - 1, "everything else was allocatable");
+    assert_eq!(held.len() as u64, 2 * X86.pages_per_section() - 1, "everything else was allocatable");
     clean(&s);
     for p in held {
         c.put_page(p).unwrap();
@@ -130,7 +132,7 @@ fn hard_offline_of_offline_memory_is_refused_and_m3_with_memmap_reads_offline() 
         let s = sys(sw);
         let c = s.cpu(0).unwrap();
         s.offline_memory_block(&c, 1).unwrap();
-        let pfn = PAGES_PER_SECTION + 5;
+        let pfn = X86.pages_per_section() + 5;
         assert_eq!(s.memory_failure(&c, pfn), Err(Error::PfnOffline { pfn }));
         assert_eq!(s.soft_offline_page(&c, pfn), Err(Error::PfnOffline { pfn }));
         assert_eq!(poisoned(&s, pfn), (0, 0));
@@ -139,7 +141,7 @@ fn hard_offline_of_offline_memory_is_refused_and_m3_with_memmap_reads_offline() 
     let fixed = run(&[]);
     assert!(fixed.is_empty(), "{}", show(&fixed));
     let buggy = run(&[Switch::MemmapReadsOffline]);
-    assert!(has(&buggy, "M3", Some(PAGES_PER_SECTION + 5)), "{}", show(&buggy));
+    assert!(has(&buggy, "M3", Some(X86.pages_per_section() + 5)), "{}", show(&buggy));
 }
 
 /// C17: a free page that sits on a pcp list.

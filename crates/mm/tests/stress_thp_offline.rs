@@ -5,9 +5,11 @@
 //! accounted for. Duration: `PAGELAB_STRESS_MS` (default 2000).
 #![cfg(not(feature = "shuttle"))]
 
-use mm::{Config, Landed, System, SECTION_SIZE};
+use mm::{Config, Landed, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 struct Rng(u64);
 impl Rng {
@@ -23,7 +25,7 @@ impl Rng {
 fn thp_faults_splits_and_unmaps_race_offline_online_and_checker_is_clean() {
     let ms: u64 = std::env::var("PAGELAB_STRESS_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let sys: System<Landed> = System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
+        mem_bytes: 2 * X86.section_size(),
         max_sections: 2,
         nr_cpus: 3,
         frame_store: false,

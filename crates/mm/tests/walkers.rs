@@ -9,10 +9,12 @@ use mm::pgtable::USER_TAG;
 use mm::drivers::hv_balloon::HvBalloon;
 use std::sync::Arc;
 use mm::walkers::{kpf::*, DumpOpts, DumpRead};
-use mm::{Error, Landed, Switch, System, PAGES_PER_SECTION, PAGE_SIZE};
+use mm::{Error, Landed, Switch, System, PAGE_SIZE};
 
 mod common;
 use common::{clean, sys};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 
 
@@ -56,12 +58,12 @@ fn kpageflags_describes_pages_by_state() {
     // A free block's head is buddy.
     c.put_page(k).unwrap();
     s.drain_all_pages();
-    let free = (0..2 * PAGES_PER_SECTION).find(|&q| s.pfn_to_page(q).unwrap().PageBuddy()).unwrap();
+    let free = (0..2 * X86.pages_per_section()).find(|&q| s.pfn_to_page(q).unwrap().PageBuddy()).unwrap();
     assert_ne!(s.kpageflags(free).unwrap() & bit(KPF_BUDDY), 0);
     // Poison and PageOffline.
     s.hwpoison_unsplit_thp_subpage(h + 3).unwrap();
     assert_ne!(s.kpageflags(h + 3).unwrap() & bit(KPF_HWPOISON), 0);
-    assert!(matches!(s.kpageflags(2 * PAGES_PER_SECTION), Err(Error::PfnOutOfRange { .. })));
+    assert!(matches!(s.kpageflags(2 * X86.pages_per_section()), Err(Error::PfnOutOfRange { .. })));
     c.zap_huge_pmd(512).unwrap();
     let _ = c;
 }
@@ -74,7 +76,7 @@ fn offline_memory_is_no_page_and_valid_zones_lists_choices() {
         let c = s.cpu(0).unwrap();
         s.offline_memory_block(&c, 1).unwrap();
     }
-    let pfn = PAGES_PER_SECTION + 77;
+    let pfn = X86.pages_per_section() + 77;
     assert_eq!(s.kpageflags(pfn).unwrap(), bit(KPF_NOPAGE));
     assert_eq!(s.valid_zones(1).unwrap(), "Normal Movable");
     assert_eq!(s.dump_tool_read(pfn).unwrap(), DumpRead::Hole);
@@ -128,7 +130,7 @@ fn three_walkers_on_offline_memory(design: &[Switch]) -> Vec<mm::violation::Viol
         let c = s.cpu(0).unwrap();
         s.offline_memory_block(&c, 1).unwrap();
     }
-    let pfn = PAGES_PER_SECTION + 5;
+    let pfn = X86.pages_per_section() + 5;
     s.valid_zones(1).unwrap();
     s.kpageflags(pfn).unwrap();
     s.dump_tool_read(pfn).unwrap();
@@ -156,10 +158,10 @@ fn memmap_reads_offline_switch_sees_the_poison() {
         s.offline_memory_block(&c, 1).unwrap();
     }
     assert_eq!(s.valid_zones(1).unwrap(), "none", "page_zone of a poisoned descriptor is nonsense");
-    let f = s.kpageflags(PAGES_PER_SECTION).unwrap();
+    let f = s.kpageflags(X86.pages_per_section()).unwrap();
     assert_ne!(f, bit(KPF_NOPAGE), "flags computed from the poisoned descriptor: {f:#x}");
     // Online memory reads the same in both designs.
     assert_eq!(s.valid_zones(0).unwrap(), "Normal");
     let v = s.check();
-    assert!(v.iter().all(|x| x.id == "M3" && x.pfn.is_some_and(|p| p >= PAGES_PER_SECTION)), "{v:?}");
+    assert!(v.iter().all(|x| x.id == "M3" && x.pfn.is_some_and(|p| p >= X86.pages_per_section())), "{v:?}");
 }

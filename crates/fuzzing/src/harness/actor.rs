@@ -27,7 +27,7 @@ use crate::ops::{Count, Op, Target};
 use mm::hotplug::memory_block::BlockState;
 use mm::page_alloc::FreePath;
 use mm::system::{Cpu, System};
-use mm::{Pfn, PAGEBLOCK_NR_PAGES, PAGES_PER_SECTION};
+use mm::Pfn;
 use std::sync::{Arc, Mutex as StdMutex};
 
 /// What every thread's targets resolve against: the live allocations
@@ -170,10 +170,10 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// Pageblocks `pb..pb+n` of an online block, clamped to the block.
     pub(super) fn pb_range(&self, block: u8, pb: u8, n: Count) -> Option<(Pfn, Pfn)> {
         let nr = pick(&self.blocks_in(BlockState::Online), block)?;
-        let base = nr * PAGES_PER_SECTION;
-        let per = PAGES_PER_SECTION / PAGEBLOCK_NR_PAGES;
-        let start = base + (pb as u64 % per) * PAGEBLOCK_NR_PAGES;
-        let end = (start + n.0 as u64 * PAGEBLOCK_NR_PAGES).min(base + PAGES_PER_SECTION);
+        let base = nr * self.sys.geometry().pages_per_section();
+        let per = self.sys.geometry().pages_per_section() / self.sys.geometry().pageblock_nr_pages();
+        let start = base + (pb as u64 % per) * self.sys.geometry().pageblock_nr_pages();
+        let end = (start + n.0 as u64 * self.sys.geometry().pageblock_nr_pages()).min(base + self.sys.geometry().pages_per_section());
         Some((start, end))
     }
 
@@ -184,7 +184,7 @@ impl<'s, F: FreePath> Actor<'s, F> {
             .into_iter()
             .map(|nr| {
                 let vm = self.sys.memory_block(nr).map_or(0, |b| b.nr_vmemmap_pages() as u64);
-                (nr * PAGES_PER_SECTION + vm, PAGES_PER_SECTION - vm)
+                (nr * self.sys.geometry().pages_per_section() + vm, self.sys.geometry().pages_per_section() - vm)
             })
             .collect();
         let total: u64 = ranges.iter().map(|r| r.1).sum();
@@ -233,7 +233,7 @@ impl<'s, F: FreePath> Actor<'s, F> {
             }
             Target::Mapped { m } => pick(&self.sys.user_mappings(), m).map(|(_, p)| p),
             Target::Pfn { pfn } => self.online_pfn(pfn),
-            Target::Huge { h, off } => pick(&self.hugetlb_heads(), h).map(|head| head + off as u64 % mm::hugetlb::state::HUGETLB_NR_PAGES),
+            Target::Huge { h, off } => pick(&self.hugetlb_heads(), h).map(|head| head + off as u64 % self.sys.geometry().hpage_pmd_nr()),
             Target::Poisoned { p } => pick(&lock(&self.shared.poisoned), p),
             Target::Unplugging { off } => {
                 let (start, n) = self.drivers.virtio_mem.as_ref()?.unplug_pending()?;
@@ -249,13 +249,13 @@ impl<'s, F: FreePath> Actor<'s, F> {
 
     /// Any pfn the memmap can describe (walkers read offline memory too).
     pub(super) fn any_pfn(&self, k: u32) -> Pfn {
-        k as u64 % (self.sys.config().max_sections as u64 * PAGES_PER_SECTION)
+        k as u64 % (self.sys.config().max_sections as u64 * self.sys.geometry().pages_per_section())
     }
 
     /// The first vpn of the `slot`-th PMD-aligned range.
     pub(super) fn pmd_slot(&self, slot: u8) -> Option<usize> {
-        let n = self.sys.config().nr_vpages / mm::folio::HPAGE_PMD_NR as usize;
-        (n > 0).then(|| (slot as usize % n) * mm::folio::HPAGE_PMD_NR as usize)
+        let n = self.sys.config().nr_vpages / self.sys.geometry().hpage_pmd_nr() as usize;
+        (n > 0).then(|| (slot as usize % n) * self.sys.geometry().hpage_pmd_nr() as usize)
     }
 
     pub(super) fn drop_alloc_ref(&mut self, pfn: Pfn) {
@@ -303,7 +303,7 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// explore.
     pub(super) fn let_go_of_offline_pages(&mut self, cpu: usize, nr: u64) {
         let sys = self.sys;
-        let offline_in_block = |pfn: Pfn| pfn / PAGES_PER_SECTION == nr && sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline() || p.PageHWPoison());
+        let offline_in_block = |pfn: Pfn| pfn / sys.geometry().pages_per_section() == nr && sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline() || p.PageHWPoison());
         let (go, keep): (Vec<Pfn>, Vec<Pfn>) = std::mem::take(&mut self.h.specs).into_iter().partition(|&pfn| offline_in_block(pfn));
         self.h.specs = keep;
         for pfn in go {
@@ -323,8 +323,8 @@ impl<'s, F: FreePath> Actor<'s, F> {
     pub(super) fn hugetlb_heads(&self) -> Vec<Pfn> {
         let mut v = Vec::new();
         for nr in self.blocks_in(BlockState::Online) {
-            let base = nr * PAGES_PER_SECTION;
-            for pfn in (base..base + PAGES_PER_SECTION).step_by(PAGEBLOCK_NR_PAGES as usize) {
+            let base = nr * self.sys.geometry().pages_per_section();
+            for pfn in (base..base + self.sys.geometry().pages_per_section()).step_by(self.sys.geometry().pageblock_nr_pages() as usize) {
                 if self.sys.pfn_to_page(pfn).is_ok_and(|p| p.PageHugetlb() && !p.PageTail()) {
                     v.push(pfn);
                 }

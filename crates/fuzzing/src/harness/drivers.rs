@@ -25,7 +25,7 @@ impl DriverSet {
         let mut d = DriverSet::default();
         let hot = c.max_sections as u64 - c.boot_sections;
         if c.virtio_mem && hot > 0 {
-            let v = Arc::new(mm::drivers::virtio_mem::VirtioMem::new(c.boot_sections, hot));
+            let v = Arc::new(mm::drivers::virtio_mem::VirtioMem::new(&c.geometry, c.boot_sections, hot));
             sys.register_memory_notifier(v.clone());
             d.virtio_mem = Some(v);
         }

@@ -27,6 +27,9 @@ const PCP_CHOICES: [(u32, u32); 4] = [(6, 2), (0, 1), (252, 63), (12, 31)];
 pub(super) fn base_config(knobs: u8) -> ScConfig {
     let (pcp_high, pcp_batch) = PCP_CHOICES[(knobs as usize >> 2) & 3];
     ScConfig {
+        // The fuzz targets run the small geometry (see mm::geometry): a
+        // walk of its memmap is 64 times shorter than x86-64's.
+        geometry: mm::Geometry::SMALL,
         boot_sections: 1,
         max_sections: if knobs & 1 != 0 { 3 } else { 2 },
         cpus: if knobs & 2 != 0 { 4 } else { 2 },

@@ -3,13 +3,13 @@
 //! ([`Encode`], the inverse of `arbitrary`'s decoding).
 //!
 //! Invariants: every value that decodes is valid (orders are
-//! 0..=MAX_PAGE_ORDER, counts 1..=4); operand *indices* may exceed the
+//! 0..=MAX_PAGE_ORDER_LIMIT, counts 1..=4); operand *indices* may exceed the
 //! current population, they are reduced modulo it at resolution time.
 //! Lock order: none (plain data).
 
 use arbitrary::{Arbitrary, Unstructured};
 
-/// A buddy order, 0..=MAX_PAGE_ORDER, biased towards the small orders the
+/// A buddy order, 0..=MAX_PAGE_ORDER_LIMIT, biased towards the small orders the
 /// pcp caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Order(pub u8);
@@ -17,7 +17,7 @@ pub struct Order(pub u8);
 impl<'a> Arbitrary<'a> for Order {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         let b = u8::arbitrary(u)?;
-        Ok(Order(if b < 192 { b % 4 } else { b % (mm::MAX_PAGE_ORDER as u8 + 1) }))
+        Ok(Order(if b < 192 { b % 4 } else { b % (mm::geometry::MAX_PAGE_ORDER_LIMIT as u8 + 1) }))
     }
     fn size_hint(_: usize) -> (usize, Option<usize>) {
         (1, Some(1))
@@ -146,7 +146,7 @@ impl Encode for bool {
 impl Encode for Order {
     fn encode(&self, out: &mut Vec<u8>) {
         let o = self.0;
-        let n = mm::MAX_PAGE_ORDER as u8 + 1;
+        let n = mm::geometry::MAX_PAGE_ORDER_LIMIT as u8 + 1;
         out.push(if o < 4 { o } else { 192 + (o + n - 192 % n) % n });
     }
 }
@@ -259,8 +259,8 @@ impl Field for Order {
     }
     fn parse_value(s: &str) -> Result<Self, String> {
         match parse_int(s) {
-            Ok(v) if v <= mm::MAX_PAGE_ORDER as u64 => Ok(Order(v as u8)),
-            _ => Err(format!("an order 0..={}, found `{s}`", mm::MAX_PAGE_ORDER)),
+            Ok(v) if v <= mm::geometry::MAX_PAGE_ORDER_LIMIT as u64 => Ok(Order(v as u8)),
+            _ => Err(format!("an order 0..={}, found `{s}`", mm::geometry::MAX_PAGE_ORDER_LIMIT)),
         }
     }
 }

@@ -47,7 +47,7 @@ fn encode_is_the_inverse_of_arbitrary() {
         n += 1;
     }
     assert!(n > 2000);
-    for o in 0..=mm::MAX_PAGE_ORDER as u8 {
+    for o in 0..=mm::geometry::MAX_PAGE_ORDER_LIMIT as u8 {
         let mut b = Vec::new();
         Order(o).encode(&mut b);
         assert_eq!(Order::arbitrary(&mut Unstructured::new(&b)).unwrap(), Order(o));

@@ -4,6 +4,7 @@
 use super::{NamedPreempt, ScConfig, Scenario, Schedule, StepPreempt, Verdict};
 use crate::ops::Op;
 use mm::design::{Switch, FREE_PATHS};
+use mm::Geometry;
 use arbitrary::{Arbitrary, Result, Unstructured};
 
 const LABELS: &[&str] = &["op:alloc", "free_unref_page:mt_read", "rmqueue_pcplist:refilled", "x", "a:b:c_9"];
@@ -12,6 +13,7 @@ const LABELS: &[&str] = &["op:alloc", "free_unref_page:mt_read", "rmqueue_pcplis
 pub fn scenario(u: &mut Unstructured<'_>) -> Result<Scenario> {
     let max_sections = u.int_in_range(1..=ScConfig::MAX_SECTIONS)?;
     let config = ScConfig {
+        geometry: *u.choose(&Geometry::ALL)?,
         boot_sections: u.int_in_range(1..=max_sections as u64)?,
         max_sections,
         cpus: u.int_in_range(1..=ScConfig::MAX_CPUS)?,

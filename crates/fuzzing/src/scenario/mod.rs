@@ -62,7 +62,7 @@
 
 use crate::ops::Op;
 use mm::design::{Switch, FREE_PATHS};
-use mm::{PAGES_PER_SECTION, SECTION_SIZE};
+use mm::Geometry;
 use std::fmt;
 
 pub mod gen;
@@ -79,7 +79,9 @@ pub const VERSION: u32 = 1;
 /// The machine of a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScConfig {
-    /// Boot sections (`mem` / 128M).
+    /// The machine's geometry (`geometry=`; absent: x86-64).
+    pub geometry: Geometry,
+    /// Boot sections (`mem` / the geometry's section size).
     pub boot_sections: u64,
     pub max_sections: usize,
     pub cpus: usize,
@@ -100,6 +102,7 @@ pub struct ScConfig {
 impl Default for ScConfig {
     fn default() -> Self {
         ScConfig {
+            geometry: Geometry::X86_64,
             boot_sections: 1,
             max_sections: 2,
             cpus: 2,
@@ -144,7 +147,7 @@ impl ScConfig {
     /// The core's configuration for `design`.
     pub fn to_config(&self, design: mm::Design) -> mm::Config {
         mm::Config {
-            mem_bytes: self.boot_sections * SECTION_SIZE,
+            mem_bytes: self.boot_sections * self.geometry.section_size(),
             max_sections: self.max_sections,
             nr_cpus: self.cpus,
             pcp_high: self.pcp_high,
@@ -153,6 +156,7 @@ impl ScConfig {
             design,
             nr_vpages: self.vpages,
             offline_max_passes: self.offline_passes,
+            geometry: self.geometry,
         }
     }
 
@@ -311,5 +315,5 @@ pub fn load(path: &std::path::Path) -> Result<Scenario, String> {
 
 /// Pages of the memory a scenario boots (for messages).
 pub fn boot_pages(sc: &Scenario) -> u64 {
-    sc.config.boot_sections * PAGES_PER_SECTION
+    sc.config.boot_sections * sc.config.geometry.pages_per_section()
 }

@@ -4,7 +4,7 @@ use super::{NamedPreempt, ScConfig, Scenario, StepPreempt, Verdict, VERSION};
 use crate::ops::Op;
 use super::print::fmt_mem;
 use mm::design::{Switch, FREE_PATHS};
-use mm::SECTION_SIZE;
+use mm::Geometry;
 use std::fmt;
 
 /// A parse error: where and what was expected.
@@ -80,7 +80,7 @@ fn parse_thread(tok: &str) -> Option<usize> {
     n.parse().ok()
 }
 
-fn parse_mem(v: &str) -> Option<u64> {
+fn parse_mem(geo: &Geometry, v: &str) -> Option<u64> {
     let (num, mul) = match v.as_bytes().last()? {
         b'K' | b'k' => (&v[..v.len() - 1], 1u64 << 10),
         b'M' | b'm' => (&v[..v.len() - 1], 1 << 20),
@@ -88,7 +88,8 @@ fn parse_mem(v: &str) -> Option<u64> {
         _ => (v, 1),
     };
     let bytes = num.parse::<u64>().ok()?.checked_mul(mul)?;
-    (bytes > 0 && bytes % SECTION_SIZE == 0).then_some(bytes / SECTION_SIZE)
+    let section = geo.section_size();
+    (bytes > 0 && bytes.is_multiple_of(section)).then_some(bytes / section)
 }
 
 /// Parse scenario text; `file` names it in errors.
@@ -137,6 +138,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
                     return Err(p.err(at, "one `config` line"));
                 }
                 seen.0 = true;
+                // The geometry first: `mem` is a number of its sections.
+                for tok in t.split_ascii_whitespace().skip(1) {
+                    if let Some(v) = tok.strip_prefix("geometry=") {
+                        let names: Vec<&str> = Geometry::ALL.iter().map(|g| g.name).collect();
+                        let vat = p.offset(tok) + "geometry=".len();
+                        sc.config.geometry = Geometry::by_name(v).ok_or_else(|| p.err(vat, format!("a geometry (one of {}), found `{v}`", names.join(", "))))?;
+                    }
+                }
                 for tok in t.split_ascii_whitespace().skip(1) {
                     let tat = p.offset(tok);
                     let Some((k, v)) = tok.split_once('=') else { return Err(p.err(tat, "`key=value` in the config line")) };
@@ -156,7 +165,12 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
                     };
                     let small = |v: &str, max: u64| num(v).filter(|&n| n <= max);
                     match k {
-                        "mem" => c.boot_sections = parse_mem(v).filter(|&s| s <= ScConfig::MAX_SECTIONS as u64).ok_or_else(|| p.err(vat, format!("a memory size that is a multiple of 128M, at most {}", fmt_mem(ScConfig::MAX_SECTIONS as u64))))?,
+                        "geometry" => {}
+                        "mem" => {
+                            let g = c.geometry;
+                            let want = || format!("a memory size that is a multiple of {} (the {} section), at most {}", fmt_mem(&g, 1), g.name, fmt_mem(&g, ScConfig::MAX_SECTIONS as u64));
+                            c.boot_sections = parse_mem(&g, v).filter(|&s| s <= ScConfig::MAX_SECTIONS as u64).ok_or_else(|| p.err(vat, want()))?
+                        }
                         "max_sections" => c.max_sections = small(v, ScConfig::MAX_SECTIONS as u64).ok_or_else(|| p.err(vat, format!("a number of sections at most {}", ScConfig::MAX_SECTIONS)))? as usize,
                         "cpus" => c.cpus = small(v, ScConfig::MAX_CPUS as u64).ok_or_else(|| p.err(vat, format!("a cpu count at most {}", ScConfig::MAX_CPUS)))? as usize,
                         "frame_store" => c.frame_store = flag(v).ok_or_else(|| p.err(vat, "on or off"))?,
@@ -182,7 +196,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
                                 }
                             }
                         }
-                        _ => return Err(p.err(tat, "a config key (mem, max_sections, cpus, frame_store, memmap_on_memory, pcp_high, pcp_batch, offline_passes, vpages, drivers)")),
+                        _ => return Err(p.err(tat, "a config key (geometry, mem, max_sections, cpus, frame_store, memmap_on_memory, pcp_high, pcp_batch, offline_passes, vpages, drivers)")),
                     }
                 }
                 if let Err(e) = sc.config.validate() {

@@ -2,11 +2,11 @@
 //! finding is saved as; [`super::parse`] reads it back to the same value.
 
 use super::{Scenario, VERSION};
-use mm::SECTION_SIZE;
+use mm::Geometry;
 use std::fmt;
 
-pub(super) fn fmt_mem(sections: u64) -> String {
-    let mib = sections * (SECTION_SIZE >> 20);
+pub(super) fn fmt_mem(geo: &Geometry, sections: u64) -> String {
+    let mib = sections * (geo.section_size() >> 20);
     if mib.is_multiple_of(1024) {
         format!("{}G", mib / 1024)
     } else {
@@ -28,8 +28,9 @@ impl fmt::Display for Scenario {
         let onoff = |b: bool| if b { "on" } else { "off" };
         writeln!(
             f,
-            "config mem={} max_sections={} cpus={} frame_store={} memmap_on_memory={} pcp_high={} pcp_batch={} offline_passes={} vpages={}{}",
-            fmt_mem(c.boot_sections),
+            "config {}mem={} max_sections={} cpus={} frame_store={} memmap_on_memory={} pcp_high={} pcp_batch={} offline_passes={} vpages={}{}",
+            if c.geometry == Geometry::X86_64 { String::new() } else { format!("geometry={} ", c.geometry.name) },
+            fmt_mem(&c.geometry, c.boot_sections),
             c.max_sections,
             c.cpus,
             onoff(c.frame_store),

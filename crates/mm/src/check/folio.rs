@@ -2,7 +2,7 @@
 //! mapcounts against the page table, references against mappings, pins and
 //! the swap cache.
 
-use crate::folio::{folio_entire_mapcount, folio_nr_pages, folio_pincount, folio_swapcache_refs, folio_test_thp, HPAGE_PMD_NR, PMD_MASK};
+use crate::folio::{folio_entire_mapcount, folio_nr_pages, folio_pincount, folio_swapcache_refs, folio_test_thp};
 use crate::memmap::SectionState;
 use crate::page::Page;
 use crate::page_alloc::FreePath;
@@ -10,7 +10,7 @@ use crate::page_ref::page_count;
 use crate::pgtable::{Pte, USER_TAG};
 use std::collections::BTreeMap;
 use crate::system::System;
-use crate::{Pfn, PAGES_PER_SECTION};
+use crate::Pfn;
 
 impl<F: FreePath> System<F> {
     /// THP and folio invariants (MG2, MG3, H7, A2 — see the module doc),
@@ -27,8 +27,8 @@ impl<F: FreePath> System<F> {
         for (vpn, e) in pt.iter().enumerate() {
             match *e {
                 Pte::Pmd(head) => {
-                    let base = vpn & !PMD_MASK;
-                    let end = base + HPAGE_PMD_NR as usize;
+                    let base = vpn & !mm.geometry().hpage_pmd_mask();
+                    let end = base + mm.geometry().hpage_pmd_nr() as usize;
                     if vpn != base {
                         if pt.get(base) != Some(&Pte::Pmd(head)) {
                             report("MG2", Some(head), format!("vpn {vpn}: PMD entry of {head:#x} outside an aligned PMD range"));
@@ -51,13 +51,13 @@ impl<F: FreePath> System<F> {
             if mm.section_state_nr(nr) != Ok(SectionState::Online) {
                 continue;
             }
-            let base = nr * PAGES_PER_SECTION;
+            let base = nr * mm.geometry().pages_per_section();
             let mut pfn = base;
-            while pfn < base + PAGES_PER_SECTION {
+            while pfn < base + mm.geometry().pages_per_section() {
                 if online(pfn).is_some_and(folio_test_thp) {
                     heads.push(pfn);
                 }
-                pfn += HPAGE_PMD_NR;
+                pfn += mm.geometry().hpage_pmd_nr();
             }
         }
         for &head in pmd.keys() {
@@ -105,7 +105,7 @@ impl<F: FreePath> System<F> {
         // PMD-mapped contents (the PTE-mapped ones are MG2 of check.rs).
         if mm.has_frame_store() {
             for (vpn, head) in pmd_vpns {
-                for i in 0..HPAGE_PMD_NR {
+                for i in 0..mm.geometry().hpage_pmd_nr() {
                     let pfn = head + i;
                     let tag = USER_TAG | (vpn as u64 + i);
                     let Some(sp) = online(pfn) else { continue };

@@ -2,7 +2,7 @@
 //! run by [`crate::system::System::check`] under zone->lock with
 //! `hugetlb_lock` held.
 
-use crate::hugetlb::state::{test_hpg, HugePte, HugetlbState, HUGETLB_ORDER};
+use crate::hugetlb::state::{test_hpg, HugePte, HugetlbState};
 use crate::page::pg;
 use crate::page_alloc::FreePath;
 use crate::page_ref::page_count;
@@ -43,7 +43,7 @@ impl<F: FreePath> System<F> {
                 report("A2", Some(f), "page owned twice: hugetlb freelist and buddy".into());
                 continue;
             }
-            if !p.PageHugetlb() || p.compound_order() != HUGETLB_ORDER {
+            if !p.PageHugetlb() || p.compound_order() != mm.geometry().hpage_pmd_order() {
                 report("HR3", Some(f), format!("hugetlb freelist entry is not a hugetlb folio: {}", p.dump(f)));
             }
             let rc = page_count(p);

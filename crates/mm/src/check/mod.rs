@@ -52,7 +52,7 @@ use crate::pageblock::{get_pageblock_migratetype, MigrateType, MIGRATE_PCPTYPES}
 use crate::sync::plain::Ordering;
 use crate::system::System;
 use crate::violation::Violation;
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
+use crate::Pfn;
 
 /// Most violations reported by one walk; more are summarized.
 pub const MAX_VIOLATIONS: usize = 1000;
@@ -182,7 +182,7 @@ impl<F: FreePath> System<F> {
             // Buddy free lists (B1-B4, H1, R1).
             let mut heads: Vec<(Pfn, u32)> = Vec::new();
             let mut free_pages: i64 = 0;
-            for order in 0..=MAX_PAGE_ORDER {
+            for order in 0..=mm.geometry().max_order {
                 let mut blocks = 0u64;
                 for mt in MigrateType::ALL {
                     let (h, t) = fa.lists[order as usize][mt as usize].raw();
@@ -212,10 +212,10 @@ impl<F: FreePath> System<F> {
                         if idx != mt as usize {
                             w.report("B2", Some(pfn), format!("records list {idx} but is on {name}"));
                         }
-                        let nblocks = ((1u64 << order) / PAGEBLOCK_NR_PAGES).max(1);
-                        let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+                        let nblocks = ((1u64 << order) / mm.geometry().pageblock_nr_pages()).max(1);
+                        let start = pfn & !(mm.geometry().pageblock_nr_pages() - 1);
                         for b in 0..nblocks {
-                            let bp = start + b * PAGEBLOCK_NR_PAGES;
+                            let bp = start + b * mm.geometry().pageblock_nr_pages();
                             if let Ok(bmt) = get_pageblock_migratetype(mm, bp) {
                                 if bmt != mt {
                                     w.report("B3", Some(pfn), format!("on {name} but pageblock at {bp:#x} is {}", bmt.name()));
@@ -240,7 +240,7 @@ impl<F: FreePath> System<F> {
 
             // B1: free buddies that should have merged.
             for &(pfn, order) in &heads {
-                if order >= MAX_PAGE_ORDER {
+                if order >= mm.geometry().max_order {
                     continue;
                 }
                 let buddy = pfn ^ (1 << order);
@@ -251,7 +251,7 @@ impl<F: FreePath> System<F> {
                 if !b.PageBuddy() || b.buddy_order() != order {
                     continue;
                 }
-                if order >= PAGEBLOCK_ORDER {
+                if order >= mm.geometry().pageblock_order {
                     let (m1, m2) = (get_pageblock_migratetype(mm, pfn), get_pageblock_migratetype(mm, buddy));
                     if let (Ok(m1), Ok(m2)) = (m1, m2) {
                         // Different non-pcp types never merge; and isolated
@@ -275,7 +275,7 @@ impl<F: FreePath> System<F> {
                 let mut pages = 0u64;
                 for pindex in 0..NR_PCP_LISTS {
                     let (h, t) = pcp.lists[pindex].raw();
-                    let order = pindex_to_order(pindex);
+                    let order = pindex_to_order(pindex, mm.geometry().pageblock_order);
                     let lmt = pindex_to_mt(pindex);
                     let name = format!("cpu{cpu} pcp list {pindex} (order {order})");
                     for pfn in w.walk_list("P3", &name, h, t) {
@@ -322,16 +322,16 @@ impl<F: FreePath> System<F> {
                 if mm.section_state_nr(nr) != Ok(SectionState::Online) {
                     continue;
                 }
-                online_pages += PAGES_PER_SECTION as i64;
-                let base = nr * PAGES_PER_SECTION;
+                online_pages += mm.geometry().pages_per_section() as i64;
+                let base = nr * mm.geometry().pages_per_section();
                 let vm = blk.nr_vmemmap_pages() as u64;
-                expect_managed += (PAGES_PER_SECTION - vm) as i64;
+                expect_managed += (mm.geometry().pages_per_section() - vm) as i64;
                 let mut b = base;
-                while b < base + PAGES_PER_SECTION {
+                while b < base + mm.geometry().pages_per_section() {
                     if get_pageblock_migratetype(mm, b) == Ok(MigrateType::Isolate) {
                         isolate_blocks += 1;
                     }
-                    b += PAGEBLOCK_NR_PAGES;
+                    b += mm.geometry().pageblock_nr_pages();
                 }
                 let mut flagged = 0i64;
                 let Some(pages) = mm.online_section_pages(base) else { continue };
@@ -480,10 +480,12 @@ mod tests {
     //! violation id comes back: a checker that cannot fail is a defect.
     use super::*;
     use crate::page_ref::{page_ref_freeze, set_page_count};
-    use crate::{Config, Landed, SECTION_SIZE};
+    use crate::{Config, Landed};
+    use crate::geometry::Geometry;
+    const X86: Geometry = Geometry::X86_64;
 
     fn sys() -> System<Landed> {
-        System::new(Config { mem_bytes: SECTION_SIZE, max_sections: 2, nr_cpus: 2, ..Config::default() }).unwrap()
+        System::new(Config { mem_bytes: X86.section_size(), max_sections: 2, nr_cpus: 2, ..Config::default() }).unwrap()
     }
 
     fn ids(v: &[Violation]) -> Vec<&'static str> {
@@ -543,7 +545,7 @@ mod tests {
         let s = sys();
         let head = {
             let fa = s.zone().lock.lock();
-            fa.lists[MAX_PAGE_ORDER as usize][MigrateType::Movable as usize].first().unwrap() as Pfn
+            fa.lists[X86.max_order as usize][MigrateType::Movable as usize].first().unwrap() as Pfn
         };
         set_page_count(s.pfn_to_page(head).unwrap(), 1);
         expect(&s, "B2", Some(head));
@@ -570,8 +572,8 @@ mod tests {
         let mm = s.memmap();
         let z = s.zone();
         let mut fa = z.lock.lock();
-        let head = fa.lists[MAX_PAGE_ORDER as usize][MigrateType::Movable as usize].first().unwrap() as Pfn;
-        z.del_page_from_free_list(mm, &mut fa, head, MAX_PAGE_ORDER);
+        let head = fa.lists[mm.geometry().max_order as usize][MigrateType::Movable as usize].first().unwrap() as Pfn;
+        z.del_page_from_free_list(mm, &mut fa, head, mm.geometry().max_order);
         // Two order-9 halves, both free, side by side: the merge was skipped.
         z.add_to_free_list(mm, &mut fa, head, 9, MigrateType::Movable, false);
         z.add_to_free_list(mm, &mut fa, head + 512, 9, MigrateType::Movable, false);
@@ -582,7 +584,7 @@ mod tests {
     #[test]
     fn block_on_the_wrong_migratetype_list_is_b3() {
         let s = sys();
-        let head = s.zone().lock.lock().lists[MAX_PAGE_ORDER as usize][MigrateType::Movable as usize].first().unwrap() as Pfn;
+        let head = s.zone().lock.lock().lists[X86.max_order as usize][MigrateType::Movable as usize].first().unwrap() as Pfn;
         crate::pageblock::set_pageblock_migratetype(s.memmap(), head, MigrateType::Unmovable).unwrap();
         expect(&s, "B3", Some(head));
     }

@@ -64,14 +64,8 @@ use crate::page_alloc::FreePath;
 use crate::page_ref::{page_count, page_ref_dec, page_ref_dec_and_test, page_ref_inc, set_page_count};
 use crate::sync::Mutex;
 use crate::system::Cpu;
-use crate::{Pfn, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGES_PER_SECTION};
-
-/// Pages per subblock: one pageblock.
-pub const SB_NR_PAGES: u64 = PAGEBLOCK_NR_PAGES;
-/// Subblocks per memory block: 64, one bit each in a `u64`.
-pub const SBS_PER_MB: u64 = PAGES_PER_SECTION / SB_NR_PAGES;
-
-const _: () = assert!(SBS_PER_MB == 64);
+use crate::geometry::Geometry;
+use crate::Pfn;
 
 /// Who holds `hotplug_mutex`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +133,13 @@ pub struct VirtioMem {
     name: String,
     first_block: u64,
     nr_blocks: u64,
+    /// Pages per subblock: one pageblock (`vm->sbm.sb_size`).
+    sb_pages: u64,
+    /// Subblocks per memory block (64 on x86-64, 16 in the small
+    /// geometry), one bit each in a `u64`.
+    sbs_per_mb: u64,
+    /// Pages per memory block.
+    block_pages: u64,
     hotplug: HotplugMutex,
     sbm: Mutex<Sbm>,
     /// An unplug left half done by [`VirtioMem::unplug_begin`]: the
@@ -155,13 +156,18 @@ struct Sb {
 }
 
 impl VirtioMem {
-    /// A device over `nr_blocks` memory blocks from `first_block`, with
-    /// nothing plugged yet (`plugged_size` 0).
-    pub fn new(first_block: u64, nr_blocks: u64) -> VirtioMem {
+    /// A device over `nr_blocks` memory blocks of geometry `geo` from
+    /// `first_block`, with nothing plugged yet (`plugged_size` 0).
+    pub fn new(geo: &Geometry, first_block: u64, nr_blocks: u64) -> VirtioMem {
+        let sbs_per_mb = geo.pageblocks_per_section();
+        assert!(sbs_per_mb <= 64, "a block's subblocks are the bits of one u64");
         VirtioMem {
             name: format!("virtio_mem[{first_block}..{}]", first_block + nr_blocks),
             first_block,
             nr_blocks,
+            sb_pages: geo.pageblock_nr_pages(),
+            sbs_per_mb,
+            block_pages: geo.pages_per_section(),
             hotplug: HotplugMutex { holder: Mutex::new(None) },
             sbm: Mutex::new(Sbm { plugged: vec![0; nr_blocks as usize], going_offline: None }),
             pending: Mutex::new(None),
@@ -170,7 +176,7 @@ impl VirtioMem {
 
     /// The device's subblocks: `0..nr_subblocks()`.
     pub fn nr_subblocks(&self) -> u64 {
-        self.nr_blocks * SBS_PER_MB
+        self.nr_blocks * self.sbs_per_mb
     }
 
     /// First pfn of subblock `sb`.
@@ -202,9 +208,9 @@ impl VirtioMem {
         if sb >= self.nr_subblocks() {
             return Err(Error::BadRequest(format!("{}: no subblock {sb} (the device has {})", self.name, self.nr_subblocks())));
         }
-        let block = self.first_block + sb / SBS_PER_MB;
-        let idx = sb % SBS_PER_MB;
-        Ok(Sb { block, idx, start: block * PAGES_PER_SECTION + idx * SB_NR_PAGES })
+        let block = self.first_block + sb / self.sbs_per_mb;
+        let idx = sb % self.sbs_per_mb;
+        Ok(Sb { block, idx, start: block * self.block_pages + idx * self.sb_pages })
     }
 
     /// `virtio_mem_sbm_plug_sb` (+ `virtio_mem_fake_online` on an online
@@ -253,7 +259,7 @@ impl VirtioMem {
             BlockState::Online | BlockState::GoingOffline => {
                 // The state lock stays held so the checker never sees a
                 // plugged bit over PageOffline pages or the reverse.
-                fake_online(cpu, s.start, SB_NR_PAGES)?;
+                fake_online(cpu, s.start, self.sb_pages)?;
             }
         }
         *word |= 1 << s.idx;
@@ -287,7 +293,7 @@ impl VirtioMem {
 
     /// The pages of the unplug [`VirtioMem::unplug_begin`] left pending.
     pub fn unplug_pending(&self) -> Option<(Pfn, u64)> {
-        self.pending.lock().map(|(s, _)| (s.start, SB_NR_PAGES))
+        self.pending.lock().map(|(s, _)| (s.start, self.sb_pages))
     }
 
     /// Second half of the pending unplug (as [`PreparedUnplug::commit`]).
@@ -315,7 +321,7 @@ impl VirtioMem {
                 BlockState::Offline => Ok(false),
                 BlockState::Online | BlockState::GoingOffline => {
                     // virtio_mem_fake_offline: ZONE_NORMAL gives up at the first -EBUSY.
-                    alloc_contig_range(cpu, s.start, s.start + SB_NR_PAGES)?;
+                    alloc_contig_range(cpu, s.start, s.start + self.sb_pages)?;
                     Ok(true)
                 }
             }
@@ -333,7 +339,7 @@ impl VirtioMem {
     /// subblocks go to buddy (`generic_online_page`), unplugged ones stay
     /// fake-offline with PG_dirty ("never onlined").
     fn online_chunk(&self, ctx: &dyn NotifyCtx, pfn: Pfn, order: u32) {
-        let block = pfn / PAGES_PER_SECTION;
+        let block = pfn / self.block_pages;
         if self.hotplug.holder() != Some(HotplugHolder::Online(block)) {
             ctx.record_violation("V5", Some(pfn), format!("{}: online_page callback without hotplug_mutex held by the online", self.name));
         }
@@ -343,8 +349,8 @@ impl VirtioMem {
         let end = pfn + (1u64 << order);
         let mut p = pfn;
         while p < end {
-            let idx = (p % PAGES_PER_SECTION) / SB_NR_PAGES;
-            let piece_end = end.min(block * PAGES_PER_SECTION + (idx + 1) * SB_NR_PAGES);
+            let idx = (p % self.block_pages) / self.sb_pages;
+            let piece_end = end.min(block * self.block_pages + (idx + 1) * self.sb_pages);
             let n = piece_end - p;
             if word >> idx & 1 != 0 {
                 // generic_online_page: __free_pages_core.
@@ -371,15 +377,15 @@ impl VirtioMem {
         let mut sbm = self.sbm.lock();
         sbm.going_offline = Some(nr);
         let word = sbm.plugged[(nr - self.first_block) as usize];
-        for idx in (0..SBS_PER_MB).filter(|i| word >> i & 1 == 0) {
-            let start = nr * PAGES_PER_SECTION + idx * SB_NR_PAGES;
+        for idx in (0..self.sbs_per_mb).filter(|i| word >> i & 1 == 0) {
+            let start = nr * self.block_pages + idx * self.sb_pages;
             // virtio_mem_fake_offline_going_offline: managed back first, so
             // that offline_pages can subtract the whole range.
-            ctx.adjust_managed_page_count(SB_NR_PAGES as i64);
+            ctx.adjust_managed_page_count(self.sb_pages as i64);
             if rfc {
                 continue;
             }
-            for pfn in start..start + SB_NR_PAGES {
+            for pfn in start..start + self.sb_pages {
                 let Ok(p) = mm.pfn_to_page(pfn) else { continue };
                 if !page_ref_dec_and_test(p) {
                     ctx.record_violation("V2", Some(pfn), format!("fake-offline page referenced at MEM_GOING_OFFLINE: {}", p.dump(pfn)));
@@ -403,15 +409,15 @@ impl VirtioMem {
         let mut sbm = self.sbm.lock();
         if sbm.going_offline == Some(nr) {
             let word = sbm.plugged[(nr - self.first_block) as usize];
-            for idx in (0..SBS_PER_MB).filter(|i| word >> i & 1 == 0) {
-                let start = nr * PAGES_PER_SECTION + idx * SB_NR_PAGES;
-                ctx.adjust_managed_page_count(-(SB_NR_PAGES as i64));
+            for idx in (0..self.sbs_per_mb).filter(|i| word >> i & 1 == 0) {
+                let start = nr * self.block_pages + idx * self.sb_pages;
+                ctx.adjust_managed_page_count(-(self.sb_pages as i64));
                 if rfc {
                     continue;
                 }
                 // virtio_mem_fake_offline_cancel_offline: re-take the
                 // reference, blindly, as the kernel does.
-                for pfn in start..start + SB_NR_PAGES {
+                for pfn in start..start + self.sb_pages {
                     if let Ok(p) = mm.pfn_to_page(pfn) {
                         page_ref_inc(p);
                     }
@@ -427,12 +433,12 @@ impl VirtioMem {
     fn check_online_block(&self, ctx: &dyn NotifyCtx, nr: u64, word: u64, report: &mut dyn FnMut(&'static str, Option<Pfn>, String)) {
         let mm = ctx.memmap();
         let rfc = ctx.design().has(Switch::PageOfflineRefcountZero);
-        for idx in 0..SBS_PER_MB {
+        for idx in 0..self.sbs_per_mb {
             let plugged = word >> idx & 1 != 0;
-            let start = nr * PAGES_PER_SECTION + idx * SB_NR_PAGES;
+            let start = nr * self.block_pages + idx * self.sb_pages;
             let mut first: Option<(&'static str, Pfn, String)> = None;
             let mut bad = 0u64;
-            for pfn in start..start + SB_NR_PAGES {
+            for pfn in start..start + self.sb_pages {
                 let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
                 let rc = page_count(p);
                 let what = if plugged {
@@ -454,7 +460,7 @@ impl VirtioMem {
                 }
             }
             if let Some((id, pfn, msg)) = first {
-                let sb = (nr - self.first_block) * SBS_PER_MB + idx;
+                let sb = (nr - self.first_block) * self.sbs_per_mb + idx;
                 report(id, Some(pfn), format!("{} subblock {sb} ({bad} pages affected): {msg}", self.name));
             }
         }
@@ -490,8 +496,8 @@ impl<F: FreePath> PreparedUnplug<'_, '_, F> {
             let mut sbm = vm.sbm.lock();
             if self.online {
                 let rfc = sys.design().has(Switch::PageOfflineRefcountZero);
-                set_fake_offline(sys.memmap(), self.s.start, SB_NR_PAGES, true, if rfc { -1 } else { 1 })?;
-                NotifyCtx::adjust_managed_page_count(sys, -(SB_NR_PAGES as i64));
+                set_fake_offline(sys.memmap(), self.s.start, self.vm.sb_pages, true, if rfc { -1 } else { 1 })?;
+                NotifyCtx::adjust_managed_page_count(sys, -(self.vm.sb_pages as i64));
             }
             sbm.plugged[(self.s.block - vm.first_block) as usize] &= !(1 << self.s.idx);
             Ok(())
@@ -509,7 +515,7 @@ impl<F: FreePath> Drop for PreparedUnplug<'_, '_, F> {
             return;
         }
         if self.online {
-            let _ = free_contig_range(self.cpu, self.s.start, SB_NR_PAGES);
+            let _ = free_contig_range(self.cpu, self.s.start, self.vm.sb_pages);
         }
         self.vm.hotplug.unlock(HotplugHolder::Worker);
     }
@@ -556,7 +562,7 @@ fn fake_online<F: FreePath>(cpu: &Cpu<'_, F>, start: Pfn, nr: u64) -> Result<()>
     }
     if never_onlined {
         // generic_online_page.
-        NotifyCtx::free_to_buddy(sys, start, nr.trailing_zeros().min(PAGEBLOCK_ORDER))?;
+        NotifyCtx::free_to_buddy(sys, start, nr.trailing_zeros().min(mm.geometry().pageblock_order))?;
     } else {
         free_contig_range(cpu, start, nr)?;
     }
@@ -570,13 +576,13 @@ impl MemoryNotifier for VirtioMem {
     }
 
     fn notify(&self, ctx: &dyn NotifyCtx, action: MemAction, arg: &MemoryNotify) -> std::result::Result<(), String> {
-        let nr = arg.start_pfn / PAGES_PER_SECTION;
+        let nr = arg.start_pfn / self.block_pages;
         if !self.owns_block(nr) {
             return Ok(());
         }
         match action {
             MemAction::GoingOnline => {
-                if !arg.start_pfn.is_multiple_of(PAGES_PER_SECTION) {
+                if !arg.start_pfn.is_multiple_of(self.block_pages) {
                     return Err("Sub-Block Mode blocks cannot host their memmap (memmap_on_memory)".into());
                 }
                 self.hotplug.lock(HotplugHolder::Online(nr));
@@ -597,7 +603,7 @@ impl MemoryNotifier for VirtioMem {
     }
 
     fn online_page(&self, ctx: &dyn NotifyCtx, pfn: Pfn, order: u32) -> bool {
-        if !self.owns_block(pfn / PAGES_PER_SECTION) {
+        if !self.owns_block(pfn / self.block_pages) {
             return false;
         }
         self.online_chunk(ctx, pfn, order);
@@ -608,11 +614,11 @@ impl MemoryNotifier for VirtioMem {
         // No online/offline can be in flight: the checker holds
         // mem_hotplug_lock, which both hold throughout.
         if let Some(h @ (HotplugHolder::Online(b) | HotplugHolder::Offline(b))) = self.hotplug.holder() {
-            report("V5", Some(b * PAGES_PER_SECTION), format!("{}: hotplug_mutex still held by {h:?} after it ended", self.name));
+            report("V5", Some(b * self.block_pages), format!("{}: hotplug_mutex still held by {h:?} after it ended", self.name));
         }
         let sbm = self.sbm.lock();
         if let Some(b) = sbm.going_offline {
-            report("V5", Some(b * PAGES_PER_SECTION), format!("{}: offline window of block {b} never closed (no MEM_OFFLINE/CANCEL)", self.name));
+            report("V5", Some(b * self.block_pages), format!("{}: offline window of block {b} never closed (no MEM_OFFLINE/CANCEL)", self.name));
         }
         for (i, &word) in sbm.plugged.iter().enumerate() {
             let nr = self.first_block + i as u64;
@@ -629,9 +635,9 @@ impl MemoryNotifier for VirtioMem {
             if !matches!(ctx.block_state(nr), Some(BlockState::Online | BlockState::GoingOffline)) {
                 continue;
             }
-            for idx in (0..SBS_PER_MB).filter(|i| word >> i & 1 == 0) {
-                let start = nr * PAGES_PER_SECTION + idx * SB_NR_PAGES;
-                (start..start + SB_NR_PAGES).for_each(&mut *f);
+            for idx in (0..self.sbs_per_mb).filter(|i| word >> i & 1 == 0) {
+                let start = nr * self.block_pages + idx * self.sb_pages;
+                (start..start + self.sb_pages).for_each(&mut *f);
             }
         }
     }

@@ -39,10 +39,8 @@ use crate::page_ref::{get_page_unless_zero, page_count, set_page_count};
 use crate::pageblock::{set_pageblock_migratetype, MigrateType};
 use crate::sync::plain::Ordering;
 use crate::system::{Cpu, System};
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES, PAGES_PER_SECTION};
+use crate::Pfn;
 
-/// Vmemmap pages of a block with memmap_on_memory: 32768 × 64 B = 2 MiB.
-pub const NR_VMEMMAP_PAGES: u32 = (PAGES_PER_SECTION * 64 / crate::PAGE_SIZE as u64) as u32;
 
 /// How an offline attempt ended without success.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +170,7 @@ impl<F: FreePath> System<F> {
             let _h = self.memmap.hotplug.lock();
             self.memmap.add_section(nr)?;
         }
-        let vm = if memmap_on_memory { NR_VMEMMAP_PAGES } else { 0 };
+        let vm = if memmap_on_memory { self.geometry().nr_vmemmap_pages() as u32 } else { 0 };
         b.nr_vmemmap_pages.store(vm, Ordering::Relaxed);
         b.altmap_alloc.store(vm, Ordering::Relaxed);
         b.memmap_poisoned.store(false, Ordering::Relaxed);
@@ -190,7 +188,7 @@ impl<F: FreePath> System<F> {
         let _d = self.device_hotplug_lock.lock();
         let b = self.block(nr)?;
         let vm = b.nr_vmemmap_pages() as u64;
-        let base = nr * PAGES_PER_SECTION;
+        let base = nr * self.geometry().pages_per_section();
         if self.cfg.design.has(Switch::AltmapErrorPathNull) {
             // depopulate_section_memmap without the altmap: free_pages().
             for pfn in base..base + vm {
@@ -227,7 +225,7 @@ impl<F: FreePath> System<F> {
         if alloc != vm {
             self.record_violation(
                 "M4",
-                Some(nr * PAGES_PER_SECTION),
+                Some(nr * self.geometry().pages_per_section()),
                 format!("altmap of block {nr}: {alloc} vmemmap pages allocated, {vm} expected at removal"),
             );
         }
@@ -249,24 +247,24 @@ impl<F: FreePath> System<F> {
     /// size / 1024.
     pub(crate) fn online_boot_block(&self, nr: u64) -> Result<()> {
         let b = self.block(nr)?;
-        let base = nr * PAGES_PER_SECTION;
-        let end = base + PAGES_PER_SECTION;
+        let base = nr * self.geometry().pages_per_section();
+        let end = base + self.geometry().pages_per_section();
         let mut pb = base;
         while pb < end {
             set_pageblock_migratetype(&self.memmap, pb, MigrateType::Movable)?;
-            pb += PAGEBLOCK_NR_PAGES;
+            pb += self.geometry().pageblock_nr_pages();
         }
         self.memmap.set_section_state(base, SectionState::Online)?;
         {
             let mut fa = self.zone.lock.lock();
             let mut pfn = base;
             while pfn < end {
-                self.zone.__free_one_page(&self.memmap, &mut fa, pfn, MAX_PAGE_ORDER, MigrateType::Movable, true);
-                pfn += 1 << MAX_PAGE_ORDER;
+                self.zone.__free_one_page(&self.memmap, &mut fa, pfn, self.geometry().max_order, MigrateType::Movable, true);
+                pfn += 1 << self.geometry().max_order;
             }
         }
-        self.zone.managed_pages.fetch_add(PAGES_PER_SECTION as i64, Ordering::Relaxed);
-        self.zone.present_pages.fetch_add(PAGES_PER_SECTION as i64, Ordering::Relaxed);
+        self.zone.managed_pages.fetch_add(self.geometry().pages_per_section() as i64, Ordering::Relaxed);
+        self.zone.present_pages.fetch_add(self.geometry().pages_per_section() as i64, Ordering::Relaxed);
         b.set_state(BlockState::Online);
         Ok(())
     }
@@ -282,8 +280,8 @@ impl<F: FreePath> System<F> {
             return Err(Error::HwPoisoned { block: nr, pages: b.nr_hwpoison() });
         }
         let _h = self.memmap.hotplug.lock();
-        let base = nr * PAGES_PER_SECTION;
-        let end = base + PAGES_PER_SECTION;
+        let base = nr * self.geometry().pages_per_section();
+        let end = base + self.geometry().pages_per_section();
         let vm = b.nr_vmemmap_pages() as u64;
         let start = base + vm;
         // memmap_init_range: a memmap that offline poisoned is initialized
@@ -303,13 +301,13 @@ impl<F: FreePath> System<F> {
         let mut pb = base;
         while pb < start {
             set_pageblock_migratetype(&self.memmap, pb, MigrateType::Unmovable)?;
-            pb += PAGEBLOCK_NR_PAGES;
+            pb += self.geometry().pageblock_nr_pages();
         }
         // move_pfn_range_to_zone(..., MIGRATE_ISOLATE).
-        let nr_blocks = (end - start) / PAGEBLOCK_NR_PAGES;
+        let nr_blocks = (end - start) / self.geometry().pageblock_nr_pages();
         while pb < end {
             set_pageblock_migratetype(&self.memmap, pb, MigrateType::Isolate)?;
-            pb += PAGEBLOCK_NR_PAGES;
+            pb += self.geometry().pageblock_nr_pages();
         }
         let arg = MemoryNotify { start_pfn: start, nr_pages: end - start };
         if let Err(e) = self.memory_notify(MemAction::GoingOnline, &arg) {
@@ -324,7 +322,7 @@ impl<F: FreePath> System<F> {
         let mut onlined = 0i64;
         let mut pfn = start;
         while pfn < end {
-            let order = (pfn.trailing_zeros()).min(MAX_PAGE_ORDER);
+            let order = (pfn.trailing_zeros()).min(self.geometry().max_order);
             let taken = chain.iter().any(|n| n.online_page(self, pfn, order));
             if !taken {
                 let mut fa = self.zone.lock.lock();
@@ -334,7 +332,7 @@ impl<F: FreePath> System<F> {
             pfn += 1 << order;
         }
         self.zone.managed_pages.fetch_add(onlined, Ordering::Relaxed);
-        self.zone.present_pages.fetch_add(PAGES_PER_SECTION as i64, Ordering::Relaxed);
+        self.zone.present_pages.fetch_add(self.geometry().pages_per_section() as i64, Ordering::Relaxed);
         self.zone.undo_isolate_page_range(&self.memmap, start, end, MigrateType::Movable);
         b.set_state(BlockState::Online);
         let _ = self.memory_notify(MemAction::Online, &arg);
@@ -350,8 +348,8 @@ impl<F: FreePath> System<F> {
             return Err(Error::SectionState { section: nr, what: "offline: block is not online" });
         }
         let _h = self.memmap.hotplug.lock();
-        let base = nr * PAGES_PER_SECTION;
-        let end = base + PAGES_PER_SECTION;
+        let base = nr * self.geometry().pages_per_section();
+        let end = base + self.geometry().pages_per_section();
         let vm = b.nr_vmemmap_pages() as u64;
         let start = if self.cfg.design.has(Switch::VmemmapInOfflineRange) { base } else { base + vm };
         self.offline_pages(cpu, nr, start, end).map_err(|f| {
@@ -447,18 +445,18 @@ impl<F: FreePath> System<F> {
             }
         }
         self.__offline_isolated_pages(start, end);
-        self.zone.lock.lock().nr_isolate_pageblock -= (end - start) / PAGEBLOCK_NR_PAGES;
+        self.zone.lock.lock().nr_isolate_pageblock -= (end - start) / self.geometry().pageblock_nr_pages();
         drop(pcp_off);
         // Pages that were never managed (PageOffline held by a driver,
         // taken-off poison) were already subtracted by their owners.
         let managed = (end - start) as i64;
         self.zone.managed_pages.fetch_sub(managed, Ordering::Relaxed);
-        self.zone.present_pages.fetch_sub(PAGES_PER_SECTION as i64, Ordering::Relaxed);
+        self.zone.present_pages.fetch_sub(self.geometry().pages_per_section() as i64, Ordering::Relaxed);
         b.set_state(BlockState::Offline);
         let _ = self.memory_notify(MemAction::Offline, &arg);
         // remove_pfn_range_from_zone: poison the memmap (page_init_poison).
-        let base = nr * PAGES_PER_SECTION;
-        for pfn in base..base + PAGES_PER_SECTION {
+        let base = nr * self.geometry().pages_per_section();
+        for pfn in base..base + self.geometry().pages_per_section() {
             if let Ok(p) = self.memmap.pfn_to_page(pfn) {
                 p.poison();
             }
@@ -475,7 +473,7 @@ impl<F: FreePath> System<F> {
         while pfn < end {
             let Ok(p) = self.memmap.pfn_to_page(pfn) else { return Ok(None) };
             if p.PageBuddy() {
-                pfn += 1 << p.buddy_order().min(MAX_PAGE_ORDER);
+                pfn += 1 << p.buddy_order().min(self.geometry().max_order);
                 continue;
             }
             if p.PageLRU() {
@@ -506,7 +504,7 @@ impl<F: FreePath> System<F> {
         while pfn < end && isolated.len() < 512 {
             let Ok(p) = self.memmap.pfn_to_page(pfn) else { break };
             if p.PageBuddy() {
-                pfn += 1 << p.buddy_order().min(MAX_PAGE_ORDER);
+                pfn += 1 << p.buddy_order().min(self.geometry().max_order);
                 continue;
             }
             if p.PageHWPoison() {

@@ -10,7 +10,7 @@
 //! Invariants: HD1 (only freelist folios are dissolved). Lock order:
 //! `hugetlb_lock` is dropped before buddy is touched.
 
-use super::state::{clear_hpg, test_hpg, HUGETLB_NR_PAGES, HUGETLB_ORDER};
+use super::state::{clear_hpg, test_hpg};
 use crate::design::Switch;
 use crate::error::{Error, Result};
 use crate::page::pg;
@@ -91,13 +91,13 @@ impl<F: FreePath> System<F> {
         hp.page_mapcount_reset();
         hp.compound_info.store(0, crate::sync::plain::Ordering::Relaxed);
         hp.set_owner(0);
-        for t in head + 1..head + HUGETLB_NR_PAGES {
+        for t in head + 1..head + mm.geometry().hpage_pmd_nr() {
             if let Ok(tp) = mm.pfn_to_page(t) {
                 tp.compound_head.store(0, crate::sync::plain::Ordering::Relaxed);
             }
         }
         if poisoned {
-            let raw = recorded.unwrap_or(raw_hint).clamp(head, head + HUGETLB_NR_PAGES - 1);
+            let raw = recorded.unwrap_or(raw_hint).clamp(head, head + mm.geometry().hpage_pmd_nr() - 1);
             if mm.pfn_to_page(raw).is_ok_and(|rp| rp.TestSetPageHWPoison()) {
                 // The raw page carried its own flag already: one poisoned
                 // page had been counted twice.
@@ -106,21 +106,21 @@ impl<F: FreePath> System<F> {
         }
         if !contain {
             // 2018: the whole folio into buddy, a poisoned page inside.
-            self.zone.free_one_page::<F>(mm, head, HUGETLB_ORDER);
+            self.zone.free_one_page::<F>(mm, head, mm.geometry().hpage_pmd_order());
             return;
         }
-        self.zone.free_healthy_parts::<F>(&self.memmap, head, HUGETLB_ORDER);
+        self.zone.free_healthy_parts::<F>(&self.memmap, head, mm.geometry().hpage_pmd_order());
     }
     /// `dissolve_free_hugetlb_folios` over an offline range: Err(pfn) when a
     /// hugetlb folio there cannot be dissolved (in use, reserved, or its
     /// free in flight), which fails the offline.
     pub(crate) fn dissolve_free_hugetlb_folios(&self, start: Pfn, end: Pfn) -> Result<(), Pfn> {
-        let mut pfn = start & !(HUGETLB_NR_PAGES - 1);
+        let mut pfn = start & !(self.geometry().hpage_pmd_nr() - 1);
         while pfn < end {
             if self.dissolve_free_hugetlb_folio(pfn).is_err() {
                 return Err(pfn);
             }
-            pfn += HUGETLB_NR_PAGES;
+            pfn += self.geometry().hpage_pmd_nr();
         }
         Ok(())
     }

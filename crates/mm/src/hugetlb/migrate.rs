@@ -6,7 +6,7 @@
 //! Invariants: an isolated folio has HPG_migratable clear and one
 //! isolation reference. Lock order: `hugetlb_lock` is a leaf.
 
-use super::state::{clear_hpg, set_hpg, test_hpg, HugePte, HUGETLB_NR_PAGES};
+use super::state::{clear_hpg, set_hpg, test_hpg, HugePte};
 use crate::migrate::MigrateError;
 use crate::page_alloc::buddy::block_mt;
 use crate::pageblock::MigrateType;
@@ -94,7 +94,7 @@ impl<F: FreePath> System<F> {
             return Err(if i.is_some() { MigrateError::Again } else { MigrateError::NotMovable });
         };
         if mm.has_frame_store() {
-            for k in 0..HUGETLB_NR_PAGES {
+            for k in 0..mm.geometry().hpage_pmd_nr() {
                 // SAFETY: the source is frozen at 0 (no reference can be
                 // taken) and no longer reachable through the mapping, whose
                 // entries change only under hugetlb_lock, held here; the
@@ -124,7 +124,7 @@ impl<F: FreePath> System<F> {
         if test_hpg(hp, pg::HPG_migratable) && page_count(hp) > 0 {
             return Some(Ok(true));
         }
-        Some(Err(head + HUGETLB_NR_PAGES - pfn))
+        Some(Err(head + self.geometry().hpage_pmd_nr() - pfn))
     }
     /// do_migrate_range's hugetlb arm: true if `pfn` was hugetlb and handled
     /// (an in-use folio is isolated and migrated at its head; tails and free

@@ -66,7 +66,7 @@ use crate::page_ref::{page_count, page_ref_freeze, page_ref_unfreeze, put_page_t
 use crate::pageblock::MigrateType;
 use crate::system::{Cpu, System};
 use crate::Pfn;
-use state::{clear_hpg, enqueue_hugetlb_folio, set_hpg, test_hpg, HugePte, HugetlbCounters, HUGETLB_ORDER};
+use state::{clear_hpg, enqueue_hugetlb_folio, set_hpg, test_hpg, HugePte, HugetlbCounters};
 
 mod dissolve;
 mod migrate;
@@ -126,7 +126,7 @@ impl<F: FreePath> System<F> {
         let spec_ref_bug = self.cfg.design.has(Switch::HwpoisonSpecRefHugetlb);
         let mut tries = 0;
         let pfn = loop {
-            let pfn = cpu.alloc_pages(HUGETLB_ORDER, MigrateType::Movable)?;
+            let pfn = cpu.alloc_pages(self.geometry().hpage_pmd_order(), MigrateType::Movable)?;
             let p = self.memmap.pfn_to_page(pfn)?;
             if spec_ref_bug || page_ref_freeze(p, 1) {
                 break pfn;
@@ -182,7 +182,7 @@ impl<F: FreePath> System<F> {
     pub fn hugetlb_reserve(&self, n: u64) -> Result<()> {
         let mut st = self.hugetlb.lock();
         if st.free - st.resv < n as i64 {
-            return Err(Error::NoMemory { order: HUGETLB_ORDER });
+            return Err(Error::NoMemory { order: self.geometry().hpage_pmd_order() });
         }
         st.resv += n as i64;
         Ok(())

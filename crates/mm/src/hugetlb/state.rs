@@ -9,14 +9,10 @@
 
 use crate::page::{pg, Page};
 use crate::sync::atomic::Ordering;
-use crate::{Pfn, PAGEBLOCK_ORDER};
+use crate::Pfn;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Order of a huge page (2 MiB on x86_64 = pageblock order).
-pub const HUGETLB_ORDER: u32 = PAGEBLOCK_ORDER;
 
-/// Base pages per huge page.
-pub const HUGETLB_NR_PAGES: u64 = 1 << HUGETLB_ORDER;
 
 /// An entry of the model's one hugetlbfs mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ impl Zone {
     /// `rmqueue`: a free block of `order` on the calling CPU.
     #[inline(always)]
     pub(crate) fn rmqueue<'m>(&self, mm: &'m Memmap, pcp: &PerCpuPages, order: u32, mt: MigrateType) -> Option<(Pfn, &'m Page)> {
-        if pcp_allowed_order(order) {
+        if pcp_allowed_order(order, mm.geometry().pageblock_order) {
             let g = pcp.owner_lock();
             if let Some(hit) = self.rmqueue_pcplist(mm, &g, order, mt) {
                 return Some(hit);

@@ -27,7 +27,7 @@ use crate::memmap::Memmap;
 use crate::page::Page;
 use crate::pageblock::{get_pageblock_migratetype, set_pageblock_migratetype, MigrateType, MIGRATE_PCPTYPES};
 use crate::sync::plain::Ordering;
-use crate::{Pfn, MAX_PAGE_ORDER, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
+use crate::Pfn;
 
 /// Migratetypes whose blocks may be merged with and converted into each
 /// other (`migratetype_is_mergeable`).
@@ -92,8 +92,8 @@ impl Zone {
     }
 
     /// `page_is_buddy`: is `buddy_pfn` a free head of exactly `order`?
-    /// Buddies of order < MAX_PAGE_ORDER share a 4 MiB-aligned block and
-    /// so always share the section of the page being freed.
+    /// Buddies of order < max_order share an aligned block no larger than a
+    /// section (max_order < section_shift), so they share its section.
     #[inline]
     fn page_is_buddy(mm: &Memmap, buddy_pfn: Pfn, order: u32) -> bool {
         let b = page(mm, buddy_pfn);
@@ -123,12 +123,12 @@ impl Zone {
         if !mt.is_isolate() {
             self.mod_free_pages(1 << order);
         }
-        while order < MAX_PAGE_ORDER {
+        while order < mm.geometry().max_order {
             let buddy_pfn = pfn ^ (1 << order);
             if !Self::page_is_buddy(mm, buddy_pfn, order) {
                 break;
             }
-            if order >= PAGEBLOCK_ORDER {
+            if order >= mm.geometry().pageblock_order {
                 // Crossing a pageblock boundary: only mergeable types merge,
                 // and the buddy's blocks take our type (v6.9 semantics).
                 let buddy_mt = block_mt(mm, buddy_pfn);
@@ -162,12 +162,12 @@ impl Zone {
 
     /// Set the migratetype of every pageblock covered by a block of `order`.
     fn set_blocks_mt(&self, mm: &Memmap, pfn: Pfn, order: u32, mt: MigrateType) {
-        let nr = (1u64 << order).max(PAGEBLOCK_NR_PAGES);
-        let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let nr = (1u64 << order).max(mm.geometry().pageblock_nr_pages());
+        let start = pfn & !(mm.geometry().pageblock_nr_pages() - 1);
         let mut b = start;
         while b < start + nr {
             let _ = set_pageblock_migratetype(mm, b, mt);
-            b += PAGEBLOCK_NR_PAGES;
+            b += mm.geometry().pageblock_nr_pages();
         }
     }
 
@@ -185,7 +185,7 @@ impl Zone {
     /// list `mt`, split down to `order`. The returned page is off all lists,
     /// untyped, with `index` = `mt`.
     pub(crate) fn __rmqueue_smallest(&self, mm: &Memmap, fa: &mut FreeArea, order: u32, mt: MigrateType) -> Option<Pfn> {
-        for cur in order..=MAX_PAGE_ORDER {
+        for cur in order..=mm.geometry().max_order {
             let Some(pfn) = fa.lists[cur as usize][mt as usize].first() else { continue };
             let pfn = pfn as Pfn;
             self.del_page_from_free_list(mm, fa, pfn, cur);
@@ -200,11 +200,11 @@ impl Zone {
     /// of `pfn` to list `mt` and give the pageblock that type. Returns the
     /// number of free pages moved.
     pub(crate) fn move_freepages_block(&self, mm: &Memmap, fa: &mut FreeArea, pfn: Pfn, mt: MigrateType) -> u64 {
-        let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let start = pfn & !(mm.geometry().pageblock_nr_pages() - 1);
         let old = block_mt(mm, start);
         let mut moved = 0;
         let mut p = start;
-        while p < start + PAGEBLOCK_NR_PAGES {
+        while p < start + mm.geometry().pageblock_nr_pages() {
             let d = page(mm, p);
             if d.PageBuddy() {
                 let order = d.buddy_order();
@@ -227,11 +227,11 @@ impl Zone {
     /// type, claiming its pageblock(s) for `mt`. True if something moved.
     fn __rmqueue_fallback(&self, mm: &Memmap, fa: &mut FreeArea, order: u32, mt: MigrateType) -> bool {
         let Some(fallbacks) = FALLBACKS.get(mt as usize) else { return false };
-        for cur in (order..=MAX_PAGE_ORDER).rev() {
+        for cur in (order..=mm.geometry().max_order).rev() {
             for &from in fallbacks {
                 let Some(pfn) = fa.lists[cur as usize][from as usize].first() else { continue };
                 let pfn = pfn as Pfn;
-                if cur >= PAGEBLOCK_ORDER {
+                if cur >= mm.geometry().pageblock_order {
                     // The block covers whole pageblocks: re-list it under mt.
                     self.del_page_from_free_list(mm, fa, pfn, cur);
                     self.set_blocks_mt(mm, pfn, cur, mt);

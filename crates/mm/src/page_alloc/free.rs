@@ -203,7 +203,7 @@ impl Zone {
     /// buddy for orders the pcp does not cache and for isolated blocks.
     #[inline(always)]
     pub(crate) fn free_unref_page<F: FreePath>(&self, mm: &Memmap, pcp: &PerCpuPages, pfn: Pfn, page: &Page, order: u32) {
-        if !pcp_allowed_order(order) {
+        if !pcp_allowed_order(order, mm.geometry().pageblock_order) {
             self.free_one_page::<F>(mm, pfn, order);
             return;
         }

@@ -17,12 +17,12 @@ use crate::memmap::Memmap;
 use super::FreePath;
 use crate::page_ref::{page_count, put_page_testzero, set_page_count};
 use crate::pageblock::MigrateType;
-use crate::{Pfn, MAGIC_HWPOISON, MAX_PAGE_ORDER};
+use crate::{Pfn, MAGIC_HWPOISON};
 
 impl Zone {
     /// `is_free_buddy_page` with zone->lock held by the caller.
     pub(crate) fn __is_free_buddy_page(&self, mm: &Memmap, pfn: Pfn) -> bool {
-        (0..=MAX_PAGE_ORDER).any(|order| {
+        (0..=mm.geometry().max_order).any(|order| {
             let head = pfn & !((1u64 << order) - 1);
             mm.pfn_to_page(head).is_ok_and(|h| h.PageBuddy() && h.buddy_order() >= order)
         })
@@ -43,7 +43,7 @@ impl Zone {
     pub fn take_page_off_buddy(&self, mm: &Memmap, pfn: Pfn) -> bool {
         let Ok(page) = mm.pfn_to_online_page(pfn) else { return false };
         let mut fa = self.lock.lock();
-        for order in 0..=MAX_PAGE_ORDER {
+        for order in 0..=mm.geometry().max_order {
             let head = pfn & !((1u64 << order) - 1);
             let Ok(h) = mm.pfn_to_page(head) else { break };
             if h.PageBuddy() && h.buddy_order() >= order {

@@ -49,7 +49,7 @@ use crate::pageblock::{MigrateType, MIGRATE_PCPTYPES};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::plain::{self, AtomicU32};
 use crate::sync::{asymmetric_heavy_barrier, asymmetric_light_barrier, spin_wait, Mutex, MutexGuard};
-use crate::{Pfn, PAGEBLOCK_ORDER, PAGE_ALLOC_COSTLY_ORDER};
+use crate::{Pfn, PAGE_ALLOC_COSTLY_ORDER};
 
 /// pcp lists for orders 0..=COSTLY per pcp migratetype, plus one for
 /// pageblock order (THP).
@@ -59,10 +59,11 @@ pub const NR_PCP_LISTS: usize = NR_LOWORDER_PCP_LISTS + 1;
 /// Cap of the free batch scaling (`CONFIG_PCP_BATCH_SCALE_MAX`).
 pub const PCP_BATCH_SCALE_MAX: u32 = 5;
 
-/// `pcp_allowed_order`.
+/// `pcp_allowed_order` (with the geometry's pageblock order; for a
+/// constant order up to the costly one the test folds away).
 #[inline(always)]
-pub fn pcp_allowed_order(order: u32) -> bool {
-    order <= PAGE_ALLOC_COSTLY_ORDER || order == PAGEBLOCK_ORDER
+pub fn pcp_allowed_order(order: u32, pageblock_order: u32) -> bool {
+    order <= PAGE_ALLOC_COSTLY_ORDER || order == pageblock_order
 }
 
 /// `order_to_pindex`.
@@ -75,11 +76,11 @@ pub fn order_to_pindex(mt: usize, order: u32) -> usize {
     }
 }
 
-/// `pindex_to_order`.
+/// `pindex_to_order` (the THP list's order is the pageblock order).
 #[inline(always)]
-pub fn pindex_to_order(pindex: usize) -> u32 {
+pub fn pindex_to_order(pindex: usize, pageblock_order: u32) -> u32 {
     if pindex == NR_LOWORDER_PCP_LISTS {
-        PAGEBLOCK_ORDER
+        pageblock_order
     } else {
         (pindex / MIGRATE_PCPTYPES) as u32
     }
@@ -338,7 +339,7 @@ impl Zone {
             if list.is_empty() {
                 break;
             }
-            let order = pindex_to_order(pindex);
+            let order = pindex_to_order(pindex, mm.geometry().pageblock_order);
             let nr = 1u32 << order;
             while count > 0 {
                 let Some((pfn, page)) = list.pop_back(mm) else { break };

@@ -1,12 +1,14 @@
 //! Unit tests of the allocator: merge/split at every order, pcp refill and
 //! spill at the batch and high marks, drain, pcp disable.
 
+use crate::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 use crate::pageblock::MigrateType;
-use crate::{Config, Landed, System, MAX_PAGE_ORDER, PAGES_PER_SECTION, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH};
+use crate::{Config, Landed, System, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH};
 
 fn sys(sections: u64, cpus: usize) -> System<Landed> {
     System::new(Config {
-        mem_bytes: sections * crate::SECTION_SIZE,
+        mem_bytes: sections * X86.section_size(),
         max_sections: sections as usize + 2,
         nr_cpus: cpus,
         ..Config::default()
@@ -23,10 +25,10 @@ fn assert_clean(s: &System<Landed>) {
 fn boot_puts_every_page_in_buddy_at_max_order() {
     let s = sys(2, 1);
     let st = s.stats();
-    assert_eq!(st.nr_free_pages, 2 * PAGES_PER_SECTION as i64);
+    assert_eq!(st.nr_free_pages, 2 * X86.pages_per_section() as i64);
     assert_eq!(st.managed_pages, st.present_pages);
-    assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], (2 * PAGES_PER_SECTION) >> MAX_PAGE_ORDER);
-    assert_eq!(st.nr_free[..MAX_PAGE_ORDER as usize].iter().sum::<u64>(), 0);
+    assert_eq!(st.nr_free[X86.max_order as usize], (2 * X86.pages_per_section()) >> X86.max_order);
+    assert_eq!(st.nr_free[..X86.max_order as usize].iter().sum::<u64>(), 0);
     assert_clean(&s);
 }
 
@@ -35,7 +37,7 @@ fn boot_puts_every_page_in_buddy_at_max_order() {
 /// merges all the way back.
 #[test]
 fn split_and_merge_at_every_order() {
-    for order in 0..=MAX_PAGE_ORDER {
+    for order in 0..=X86.max_order {
         let s = sys(1, 1);
         let cpu = s.cpu(0).unwrap();
         // Orders the pcp caches would go through a batch refill; take them
@@ -43,11 +45,11 @@ fn split_and_merge_at_every_order() {
         let pfn = s.zone().rmqueue_buddy(s.memmap(), order, MigrateType::Movable).unwrap();
         s.zone().prep_new_page(s.memmap(), pfn, s.pfn_to_page(pfn).unwrap(), order).unwrap();
         let st = s.stats();
-        for o in order..MAX_PAGE_ORDER {
+        for o in order..X86.max_order {
             assert_eq!(st.nr_free[o as usize], 1, "order {order}: one free block of order {o} after split");
         }
-        assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], 32 - 1, "order {order}");
-        assert_eq!(st.nr_free_pages, PAGES_PER_SECTION as i64 - (1 << order));
+        assert_eq!(st.nr_free[X86.max_order as usize], 32 - 1, "order {order}");
+        assert_eq!(st.nr_free_pages, X86.pages_per_section() as i64 - (1 << order));
         assert_clean(&s);
         if order > 0 {
             let p = s.pfn_to_page(pfn).unwrap();
@@ -57,8 +59,8 @@ fn split_and_merge_at_every_order() {
         cpu.free_pages(pfn, order).unwrap();
         cpu.drain_local_pages();
         let st = s.stats();
-        assert_eq!(st.nr_free_pages, PAGES_PER_SECTION as i64, "order {order}");
-        assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], 32, "order {order}: merged back to order 10");
+        assert_eq!(st.nr_free_pages, X86.pages_per_section() as i64, "order {order}");
+        assert_eq!(st.nr_free[X86.max_order as usize], 32, "order {order}: merged back to order 10");
         assert_clean(&s);
     }
 }
@@ -77,7 +79,7 @@ fn buddies_merge_only_when_both_free() {
     z.free_one_page::<Landed>(mm, b, 3);
     let st = s.stats();
     assert_eq!(st.nr_free[3], 0);
-    assert_eq!(st.nr_free[MAX_PAGE_ORDER as usize], 32);
+    assert_eq!(st.nr_free[X86.max_order as usize], 32);
 }
 
 #[test]
@@ -88,7 +90,7 @@ fn pcp_refills_one_batch_and_spills_at_high() {
     let high = PCP_DEFAULT_HIGH;
     let first = cpu.alloc_page().unwrap();
     assert_eq!(cpu.pcp_count(), batch - 1, "an empty list is refilled with one batch");
-    assert_eq!(s.stats().nr_free_pages, (PAGES_PER_SECTION - batch as u64) as i64);
+    assert_eq!(s.stats().nr_free_pages, (X86.pages_per_section() - batch as u64) as i64);
     let mut held = vec![first];
     for _ in 0..batch - 1 {
         held.push(cpu.alloc_page().unwrap());
@@ -116,7 +118,7 @@ fn pcp_refills_one_batch_and_spills_at_high() {
     }
     cpu.drain_local_pages();
     assert_eq!(cpu.pcp_count(), 0);
-    assert_eq!(s.stats().nr_free_pages, PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, X86.pages_per_section() as i64);
     assert_clean(&s);
 }
 
@@ -131,7 +133,7 @@ fn higher_order_pcp_refill_takes_a_scaled_batch() {
     cpu.free_pages(p, 2).unwrap();
     cpu.drain_local_pages();
     assert_clean(&s);
-    assert_eq!(s.stats().nr_free_pages, PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, X86.pages_per_section() as i64);
 }
 
 #[test]
@@ -147,7 +149,7 @@ fn drain_all_pages_empties_every_cpu() {
     for c in &cpus {
         assert_eq!(c.pcp_count(), 0);
     }
-    assert_eq!(s.stats().nr_free_pages, PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, X86.pages_per_section() as i64);
     assert_clean(&s);
 }
 
@@ -191,7 +193,7 @@ fn fallback_claims_whole_pageblocks() {
     assert_clean(&s);
     // The claimed block (and its order-10 partner block, through the
     // mergeable conversion) is whole again.
-    assert_eq!(s.stats().nr_free_pages, PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, X86.pages_per_section() as i64);
 }
 
 #[test]
@@ -206,26 +208,26 @@ fn memory_runs_out_cleanly_and_comes_back() {
             Err(e) => panic!("{e}"),
         }
     }
-    assert_eq!(held.len() as u64, PAGES_PER_SECTION / 16);
+    assert_eq!(held.len() as u64, X86.pages_per_section() / 16);
     assert_clean(&s);
     for p in held {
         c.free_pages(p, 4).unwrap();
     }
     assert_clean(&s);
-    assert_eq!(s.stats().nr_free[MAX_PAGE_ORDER as usize], 32);
+    assert_eq!(s.stats().nr_free[X86.max_order as usize], 32);
 }
 
 #[test]
 fn hot_add_online_and_remove_sections() {
     let s = sys(1, 1);
     s.add_memory(1, false).unwrap();
-    assert_eq!(s.stats().managed_pages, PAGES_PER_SECTION as i64, "added but offline");
+    assert_eq!(s.stats().managed_pages, X86.pages_per_section() as i64, "added but offline");
     assert_clean(&s);
     s.online_memory_block(1).unwrap();
-    assert_eq!(s.stats().nr_free_pages, 2 * PAGES_PER_SECTION as i64);
+    assert_eq!(s.stats().nr_free_pages, 2 * X86.pages_per_section() as i64);
     assert!(s.remove_memory(1).is_err(), "online sections cannot be removed");
     s.add_memory(2, false).unwrap();
     s.remove_memory(2).unwrap();
-    assert!(s.pfn_to_page(2 * PAGES_PER_SECTION).is_err());
+    assert!(s.pfn_to_page(2 * X86.pages_per_section()).is_err());
     assert_clean(&s);
 }

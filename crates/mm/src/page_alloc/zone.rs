@@ -15,7 +15,7 @@ use super::pcp::PerCpuPages;
 use crate::pageblock::MIGRATE_TYPES;
 use crate::sync::plain::{AtomicI64, Ordering};
 use crate::sync::Mutex;
-use crate::NR_PAGE_ORDERS;
+use crate::geometry::NR_PAGE_ORDERS;
 
 /// `struct free_area` for every order, guarded by zone->lock.
 pub(crate) struct FreeArea {

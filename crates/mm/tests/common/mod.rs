@@ -4,13 +4,15 @@
 
 use mm::page_alloc::FreePath;
 use mm::violation::Violation;
-use mm::{Config, Design, Switch, System, SECTION_SIZE};
+use mm::{Config, Design, Switch, System};
+use mm::geometry::Geometry;
+const X86: Geometry = Geometry::X86_64;
 
 /// Two boot sections, room for `max_sections`, two CPUs, the frame store
 /// on, `switches` on.
 pub fn machine<F: FreePath>(max_sections: usize, switches: &[Switch]) -> System<F> {
     System::new(Config {
-        mem_bytes: 2 * SECTION_SIZE,
+        mem_bytes: 2 * X86.section_size(),
         max_sections,
         nr_cpus: 2,
         frame_store: true,

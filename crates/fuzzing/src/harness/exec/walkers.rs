@@ -14,7 +14,6 @@ use super::{err, skip, Answer, Step};
 use crate::harness::actor::{pick, Actor};
 use crate::ops::{Op, OpResult as R, Resolved};
 use mm::page_alloc::FreePath;
-use mm::PAGEBLOCK_NR_PAGES;
 
 impl<F: FreePath> Actor<'_, F> {
     pub(super) fn walkers(&mut self, op: &Op, cpu: usize, st: &mut Step) -> Answer {
@@ -33,8 +32,9 @@ impl<F: FreePath> Actor<'_, F> {
                 if sys.memmap().pfn_to_online_page(pfn).is_err() {
                     return skip("the target page is not online");
                 }
-                let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
-                let end = start + PAGEBLOCK_NR_PAGES;
+                let pb = sys.geometry().pageblock_nr_pages();
+                let start = pfn & !(pb - 1);
+                let end = start + pb;
                 st.resolved(Resolved::CompactAt { cpu, start, end });
                 match self.cpu(cpu).compact_range(start, end) {
                     Ok(r) => (R::Text(format!("{r:?}")), false),
@@ -46,8 +46,9 @@ impl<F: FreePath> Actor<'_, F> {
                 if sys.memmap().pfn_to_online_page(pfn).is_err() {
                     return skip("the target page is not online");
                 }
-                let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
-                let end = start + PAGEBLOCK_NR_PAGES;
+                let pb = sys.geometry().pageblock_nr_pages();
+                let start = pfn & !(pb - 1);
+                let end = start + pb;
                 st.resolved(Resolved::ScanIsolate { cpu, start, end });
                 let isolated = self.cpu(cpu).isolate_migratepages_block(start, end);
                 let n = isolated.len() as u64;
