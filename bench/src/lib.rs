@@ -62,11 +62,24 @@ impl Timing {
 
 /// Apply `t` to a criterion group.
 pub fn configure(g: &mut BenchmarkGroup<'_, WallTime>, t: Timing) {
+    refuse_instrumented_model();
     g.warm_up_time(t.warm_up).measurement_time(t.measurement).sample_size(t.samples);
+}
+
+/// Refuse a model built with `track-touched` (feature unification pulls it
+/// in when a build also selects the fuzzing crate, as `cargo bench
+/// --workspace` does): that build pays a load per descriptor lookup, and
+/// its figures would not be the model's. Called by [`configure`] and
+/// [`boot`], so by every bench.
+pub fn refuse_instrumented_model() {
+    if mm::TRACK_TOUCHED {
+        panic!("this build of the model notes touched pages for the fuzz targets; benchmark with `cargo bench -p pagelab-bench`");
+    }
 }
 
 /// A machine of `mem_bytes` with default geometry, booted with design `F`.
 pub fn boot<F: FreePath>(mem_bytes: u64) -> System<F> {
+    refuse_instrumented_model();
     System::<F>::new(Config { mem_bytes, ..Default::default() }).expect("boot the benchmark machine")
 }
 

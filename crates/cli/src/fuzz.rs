@@ -64,6 +64,10 @@ pub(crate) struct FuzzArgs {
     /// Seed of the random inputs of the stable mode.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Stable mode: stop after this many executions (a fixed workload, to
+    /// count instructions under valgrind), or at --secs, whichever is first.
+    #[arg(long)]
+    runs: Option<u64>,
     /// Do not minimize or save findings.
     #[arg(long)]
     no_save: bool,
@@ -123,6 +127,10 @@ struct Progress {
     artifact: Option<PathBuf>,
     final_execs: Option<u64>,
     text: String,
+    /// The target's throughput counters (fuzzing::stats).
+    totals: Option<fuzzing::stats::Totals>,
+    /// How long it ran.
+    secs_run: f64,
 }
 
 fn field(line: &str, key: &str) -> Option<u64> {
@@ -223,6 +231,7 @@ fn run_libfuzzer(mut cmd: Command, label: &str, secs: u64) -> Result<Progress, F
         eprintln!();
     }
     let mut q = p.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    q.secs_run = started.elapsed().as_secs_f64();
     if q.crashed_at.is_none() && !status.success() && q.artifact.is_some() {
         q.crashed_at = Some(started.elapsed());
     }
@@ -322,6 +331,12 @@ fn fuzz_cmd(target: &str, sub: &str, c: &Campaign, asan: bool) -> Command {
     cmd
 }
 
+/// Where a campaign's target writes its throughput counters (a
+/// measurement: under target/, never in the tree).
+fn stats_path(target: &str) -> PathBuf {
+    crate::builds::repo_root().join("target").join("fuzz-stats").join(format!("{target}.txt"))
+}
+
 /// Minimize a crash and save it as a scenario.
 fn minimize_and_save(target: &str, artifact: &Path, c: &Campaign, found: &Progress, asan: bool) -> Result<Option<PathBuf>, Failure> {
     if target == "scenario" {
@@ -384,17 +399,19 @@ fn random_conc(rng: &mut Rng, c: &Campaign) -> fuzzing::scenario::Scenario {
 }
 
 /// The stable mode: the harness on random inputs in this process.
-fn stable_run(target: &str, secs: u64, c: &Campaign, seed: u64) -> Progress {
+fn stable_run(target: &str, secs: u64, runs: Option<u64>, c: &Campaign, seed: u64) -> Progress {
     let mut p = Progress::default();
     let started = Instant::now();
     let mut rng = Rng(seed ^ fnv(target));
     let mut last = Instant::now();
-    while started.elapsed() < Duration::from_secs(secs) {
+    while started.elapsed() < Duration::from_secs(secs) && runs.is_none_or(|n| p.execs < n) {
         let data = random_bytes(&mut rng);
         let finding = match target {
             "seq" | "conc" => {
                 let sc = if target == "seq" { random_seq(&mut rng, c) } else { random_conc(&mut rng, c) };
+                let t = Instant::now();
                 let out = harness::run(&sc);
+                fuzzing::stats::record(&out, t.elapsed().as_nanos() as u64);
                 if out.skipped.is_some() {
                     p.text = format!("{}\n", out.skipped.unwrap_or_default());
                     break;
@@ -417,6 +434,8 @@ fn stable_run(target: &str, secs: u64, c: &Campaign, seed: u64) -> Progress {
         }
     }
     p.exec_s = (p.execs as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64;
+    p.totals = Some(fuzzing::stats::totals());
+    p.secs_run = started.elapsed().as_secs_f64();
     p
 }
 
@@ -424,6 +443,9 @@ fn stable_run(target: &str, secs: u64, c: &Campaign, seed: u64) -> Progress {
 fn stable_conc_via_shuttle(a: &FuzzArgs, c: &Campaign) -> Result<Progress, Failure> {
     let mut cmd = crate::builds::shuttle_build("conc runs");
     cmd.args(["fuzz", "--stable", "--target", "conc", "--no-save", "--secs", &a.secs.to_string(), "--seed", &a.seed.to_string()]);
+    if let Some(n) = a.runs {
+        cmd.args(["--runs", &n.to_string()]);
+    }
     if let Some(b) = c.bug {
         cmd.args(["--bug", b.id]);
     }
@@ -434,6 +456,9 @@ fn stable_conc_via_shuttle(a: &FuzzArgs, c: &Campaign) -> Result<Progress, Failu
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut p = Progress { text: text.clone(), ..Progress::default() };
     for l in text.lines() {
+        if let Some(v) = l.strip_prefix("STATS\t") {
+            p.totals = fuzzing::stats::Totals::parse(v);
+        }
         if let Some(v) = l.strip_prefix("STABLE\t") {
             let f: Vec<&str> = v.split('\t').collect();
             if f.len() == 3 {
@@ -484,10 +509,11 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
             if t == "conc" && !cfg!(feature = "shuttle") {
                 stable_conc_via_shuttle(a, &c)?
             } else {
-                let p = stable_run(t, a.secs, &c, a.seed);
+                let p = stable_run(t, a.secs, a.runs, &c, a.seed);
                 if cfg!(feature = "shuttle") {
                     let at = p.crashed_at.map_or(-1.0, |d| d.as_secs_f64());
-                    emit(&format!("{}STABLE\t{}\t{}\t{at}\n", if p.crashed_at.is_some() { &p.text } else { "" }, p.execs, p.exec_s))?;
+                    let stats = p.totals.map_or(String::new(), |t| format!("STATS\t{}", t.to_line()));
+                    emit(&format!("{}{stats}STABLE\t{}\t{}\t{at}\n", if p.crashed_at.is_some() { &p.text } else { "" }, p.execs, p.exec_s))?;
                     return Ok(());
                 }
                 p
@@ -515,6 +541,12 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
             };
             std::fs::create_dir_all(&work).map_err(|e| Failure::run(format!("{}: {e}", work.display())))?;
             let mut cmd = fuzz_cmd(t, "run", &c, a.asan);
+            let stats = stats_path(t);
+            if let Some(d) = stats.parent() {
+                std::fs::create_dir_all(d).map_err(|e| Failure::run(format!("{}: {e}", d.display())))?;
+            }
+            let _ = std::fs::remove_file(&stats);
+            cmd.env("PAGELAB_FUZZ_STATS", &stats);
             cmd.arg(&work);
             if seeds.is_dir() && c.bug.is_none() {
                 cmd.arg(&seeds);
@@ -532,7 +564,9 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
             if a.jobs > 1 {
                 cmd.arg(format!("-fork={}", a.jobs));
             }
-            run_libfuzzer(cmd, t, a.secs)?
+            let mut p = run_libfuzzer(cmd, t, a.secs)?;
+            p.totals = fuzzing::stats::read_file(&stats);
+            p
         };
         let execs = p.final_execs.unwrap_or(p.execs);
         let line = match p.crashed_at {
@@ -570,7 +604,14 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
                 }
                 s
             }
-            None => format!("{t}: no finding in {} s, {execs} executions ({} exec/s)\n", a.secs, if p.exec_s > 0 { p.exec_s } else { execs / a.secs.max(1) }),
+            None => {
+                let secs = if p.secs_run > 0.0 { p.secs_run.min(a.secs as f64) } else { a.secs as f64 };
+                format!("{t}: no finding in {secs:.0} s, {execs} executions ({} exec/s)\n", if p.exec_s > 0 { p.exec_s } else { (execs as f64 / secs.max(1.0)) as u64 })
+            }
+        };
+        let line = match p.totals.filter(|t| t.execs > 0) {
+            Some(tot) if t != "scenario" => format!("{line}{t}: {}\n", tot.summary()),
+            _ => line,
         };
         eprint!("{line}");
         report.push_str(&line);

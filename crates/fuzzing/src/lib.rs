@@ -11,6 +11,7 @@
 //! | `sched` | the shuttle schedulers (`--features shuttle`) |
 //! | [`bugs`] | the bug registry and its reproducers (scenario files) |
 //! | [`campaign`], [`minimize`], [`targets`] | the design under test, shrinking findings, the libFuzzer entry points |
+//! | [`stats`] | a campaign's throughput counters (exec/s, ops/exec, checker share, scheduling decisions) |
 //! | [`rng`] | the one pseudo-random generator (splitmix64) |
 //!
 //! Layers: ops → scenario → model → harness (with sched under shuttle) →
@@ -28,4 +29,5 @@ pub mod rng;
 pub mod scenario;
 #[cfg(feature = "shuttle")]
 pub mod sched;
+pub mod stats;
 pub mod targets;

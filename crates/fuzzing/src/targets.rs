@@ -22,7 +22,9 @@ fn check_outcome(sc: &Scenario, out: &Outcome) {
 /// every op; panic on a finding.
 pub fn fuzz_seq(data: &[u8]) {
     let sc = seq_input(data, campaign());
+    let t = std::time::Instant::now();
     let out = run(&sc);
+    crate::stats::record(&out, t.elapsed().as_nanos() as u64);
     check_outcome(&sc, &out);
 }
 
@@ -30,7 +32,9 @@ pub fn fuzz_seq(data: &[u8]) {
 /// finding. `cov` receives interleaving-coverage indices.
 pub fn fuzz_conc(data: &[u8], cov: Option<CovSink>) {
     let sc = conc_input(data, campaign());
+    let t = std::time::Instant::now();
     let out = run_cov(&sc, cov);
+    crate::stats::record(&out, t.elapsed().as_nanos() as u64);
     give_back_free_heap();
     if out.skipped.is_some() {
         return;

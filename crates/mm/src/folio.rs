@@ -226,7 +226,7 @@ pub fn can_split_folio(mm: &Memmap, head: Pfn, caller_refs: i32) -> std::result:
 /// per PTE (`page_ref_add(HPAGE_PMD_NR - 1)`), every subpage's mapcount goes
 /// up by one and the entire mapcount down by one. Ok(false) when the range
 /// is not PMD-mapped. The caller holds `ptl` (it passes the table).
-pub(crate) fn split_huge_pmd_locked(mm: &Memmap, pt: &mut [Pte], vpn: usize) -> Result<bool> {
+pub(crate) fn split_huge_pmd_locked(mm: &Memmap, pt: &mut crate::pgtable::PageTable, vpn: usize) -> Result<bool> {
     let base = vpn & !mm.geometry().hpage_pmd_mask();
     let Some(&Pte::Pmd(head)) = pt.get(base) else { return Ok(false) };
     let end = base + mm.geometry().hpage_pmd_nr() as usize;
@@ -254,7 +254,7 @@ pub(crate) fn split_huge_pmd_locked(mm: &Memmap, pt: &mut [Pte], vpn: usize) -> 
 /// `unmap`, `migrate_page` or `System::check`): only lock-free paths such
 /// as the compaction scanner may run in the window.
 pub struct FolioSplit<'s> {
-    pt: Option<MutexGuard<'s, Vec<Pte>>>,
+    pt: Option<MutexGuard<'s, crate::pgtable::PageTable>>,
     mm: &'s Memmap,
     head: Pfn,
     keep: Pfn,

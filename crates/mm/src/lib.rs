@@ -42,8 +42,9 @@
 //!    [`hugetlb`], [`memory_failure`] (which uses hugetlb), [`hotplug`]
 //!    (which uses hugetlb);
 //! 7. the PageOffline drivers: [`drivers`];
-//! 8. the top: [`boot`] (`System::new` wires the layers together) and
-//!    [`check`], the invariant checker, which observes everything.
+//! 8. the top: [`boot`] (`System::new` wires the layers together),
+//!    [`reset`] (back to the booted state in place) and [`check`], the
+//!    invariant checker, which observes everything.
 //!
 //! # Modules and their kernel counterparts
 //!
@@ -67,7 +68,9 @@
 //! | [`drivers`] | `drivers/virtio/virtio_mem.c`, `arch/powerpc/platforms/pseries/cmm.c`, `drivers/hv/hv_balloon.c`: PageOffline holders |
 //! | [`design`] | the landed design, its switches and free paths |
 //! | [`system`], [`boot`] | one machine: one node, one zone, CPU slots |
+//! | [`reset`] | (none: a fuzz target's persistent mode) back to the state right after boot |
 //! | [`check`] | the invariant checker and its catalogue of invariant ids |
+//! | [`touched`] | (none) the pages and page-table entries an op touched, for incremental checks |
 //! | [`sync`] | the concurrency shim (std or shuttle) |
 //! | [`locking`] | the lock order, in one table |
 //!
@@ -98,7 +101,13 @@ pub mod page_isolation;
 pub mod page_ref;
 pub mod pageblock;
 pub mod pgtable;
+pub mod reset;
 pub mod sync;
+pub mod touched;
+
+/// Whether this build notes touched pfns ([`touched`], the cargo feature
+/// `track-touched`): on in the fuzz targets, off where hot paths are timed.
+pub const TRACK_TOUCHED: bool = cfg!(feature = "track-touched");
 pub mod system;
 pub mod violation;
 pub mod walkers;

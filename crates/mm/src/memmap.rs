@@ -8,9 +8,11 @@
 //! one mapping for their 4 KiB contents. `add_section` commits the
 //! section's part of the vmemmap (`mprotect` read-write; it reads as
 //! zeros, a valid descriptor state, [`crate::page`]); `remove_section`
-//! gives its memory back (`MADV_DONTNEED`: it reads as zeros again). A
-//! committed part stays mapped until the `Memmap` is dropped, so a reader
-//! that raced with a removal reads zeros, never unmapped memory — which is
+//! zeroes its descriptors and the frames written since they last read zeros
+//! (stores: a freed range would fault back in page by page at the next
+//! add). A committed part stays mapped until the `Memmap` is dropped or
+//! reset ([`crate::reset`], which owns it), so a reader that raced with a
+//! removal reads zeros or the old values, never unmapped memory — which is
 //! what makes `pfn_to_page` a plain lock-free lookup: one state byte, one
 //! add. Under shuttle the vmemmap is a vector of descriptors.
 //!
@@ -21,7 +23,7 @@
 //!
 //! Invariants:
 //! * a section's part of the vmemmap, once committed, stays mapped until
-//!   the `Memmap` is dropped;
+//!   the `Memmap` is dropped or reset;
 //! * section state moves Absent -> Present (memmap, offline) -> Online and
 //!   back; only Online sections' pages may be in buddy, on pcp or allocated;
 //! * every granule of a section holds the section's state, every granule
@@ -33,7 +35,7 @@
 use crate::error::{Error, Result};
 use crate::geometry::{Geometry, PAGEBLOCK_GRANULE_SHIFT, STATE_GRANULE_SHIFT};
 use crate::page::Page;
-use crate::sync::plain::{AtomicU64, AtomicU8, Ordering};
+use crate::sync::plain::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use crate::sync::Mutex;
 use crate::{Pfn, PAGE_SIZE};
 
@@ -61,9 +63,10 @@ impl SectionState {
 
 /// The descriptors' storage.
 enum Vmemmap {
-    /// The reserved mapping, committed per section.
+    /// The reserved mapping, committed per section: held so that it lives
+    /// as long as the memmap (accessed through `vmemmap` only).
     #[cfg(not(feature = "shuttle"))]
-    Mmap(memmap2::MmapMut),
+    Mmap(#[allow(dead_code)] memmap2::MmapMut),
     /// Shuttle's atomics cannot live in raw mapped memory.
     #[cfg(feature = "shuttle")]
     Vec(Box<[Page]>),
@@ -85,11 +88,17 @@ pub struct Memmap {
     side_bitmap: Box<[AtomicU64]>,
     /// Frames written since the memmap was created or last reset.
     frames_written: Box<[AtomicU64]>,
+    /// Per section: its part of the vmemmap was committed (added once).
+    committed: Box<[AtomicBool]>,
+    /// The pfns looked up or written since the checker last drained them.
+    #[cfg(feature = "track-touched")]
+    touched: crate::touched::Touched,
     geo: Geometry,
     max_sections: usize,
     /// The kernel's mem_hotplug_lock (write side).
     pub(crate) hotplug: Mutex<()>,
     /// Owns the mappings the raw pointers point into.
+    #[cfg_attr(not(feature = "shuttle"), allow(dead_code))]
     vmemmap_store: Vmemmap,
     frame_store: Option<memmap2::MmapMut>,
 }
@@ -133,6 +142,9 @@ impl Memmap {
             pageblock: zeroed(n >> PAGEBLOCK_GRANULE_SHIFT),
             side_bitmap: zeroed(n.div_ceil(64)),
             frames_written: zeroed(n.div_ceil(64)),
+            committed: zeroed(max_sections),
+            #[cfg(feature = "track-touched")]
+            touched: crate::touched::Touched::new(n),
             geo,
             max_sections,
             hotplug: Mutex::new(()),
@@ -238,6 +250,23 @@ impl Memmap {
         unsafe { &*self.vmemmap.add(pfn as usize) }
     }
 
+    /// Note that `pfn` was looked at (with the feature `track-touched`;
+    /// else nothing: see [`crate::touched`]).
+    #[inline(always)]
+    fn touch(&self, _pfn: Pfn) {
+        #[cfg(feature = "track-touched")]
+        self.touched.mark(_pfn);
+    }
+
+    /// The pfns looked up or written since they were last drained (None
+    /// without the feature `track-touched`).
+    pub fn touched(&self) -> Option<&crate::touched::Touched> {
+        #[cfg(feature = "track-touched")]
+        return Some(&self.touched);
+        #[cfg(not(feature = "track-touched"))]
+        None
+    }
+
     /// `pfn_to_page`: the descriptor of a pfn whose section is present
     /// (online or not).
     #[inline(always)]
@@ -245,6 +274,7 @@ impl Memmap {
         if self.state_of(pfn)? == SectionState::Absent as u8 {
             return Err(Error::PfnNotPresent { pfn });
         }
+        self.touch(pfn);
         // SAFETY: state_of succeeded, so pfn < max_pfn (the state granules
         // cover exactly 0..max_pfn); a section that is not Absent has been
         // added, which committed its part of the vmemmap.
@@ -277,6 +307,22 @@ impl Memmap {
     #[inline(always)]
     pub fn pfn_to_online_page(&self, pfn: Pfn) -> Result<&Page> {
         match self.state_of(pfn)? {
+            s if s == SectionState::Online as u8 => {
+                self.touch(pfn);
+                // SAFETY: as in pfn_to_page: in range, and an online
+                // section was added.
+                Ok(unsafe { self.page_unchecked(pfn) })
+            }
+            s if s == SectionState::Present as u8 => Err(Error::PfnOffline { pfn }),
+            _ => Err(Error::PfnNotPresent { pfn }),
+        }
+    }
+
+    /// `pfn_to_online_page` for an observer (the checker): the same
+    /// answer, and the pfn is not noted as touched ([`crate::touched`]).
+    #[inline]
+    pub(crate) fn observe_online_page(&self, pfn: Pfn) -> Result<&Page> {
+        match self.state_of(pfn)? {
             // SAFETY: as in pfn_to_page: in range, and an online section
             // was added.
             s if s == SectionState::Online as u8 => Ok(unsafe { self.page_unchecked(pfn) }),
@@ -307,7 +353,11 @@ impl Memmap {
         if self.section_state(pfn)? != SectionState::Absent {
             return Err(Error::SectionState { section: nr, what: "add: section already present" });
         }
-        self.commit_section(nr)?;
+        // Committed once, it stays so (the next add finds zeros there).
+        if !self.committed[nr as usize].load(Ordering::Relaxed) {
+            self.commit_section(nr)?;
+            self.committed[nr as usize].store(true, Ordering::Relaxed);
+        }
         let first = (pfn >> PAGEBLOCK_GRANULE_SHIFT) as usize;
         for pb in &self.pageblock[first..first + (pps >> PAGEBLOCK_GRANULE_SHIFT) as usize] {
             pb.store(0, Ordering::Relaxed);
@@ -315,7 +365,7 @@ impl Memmap {
         self.set_section_state(pfn, SectionState::Present)
     }
 
-    /// Make section `nr`'s part of the vmemmap accessible (idempotent).
+    /// Make section `nr`'s part of the vmemmap accessible.
     #[cfg(not(feature = "shuttle"))]
     fn commit_section(&self, nr: u64) -> Result<()> {
         let bytes = self.geo.pages_per_section() as usize * std::mem::size_of::<Page>();
@@ -348,38 +398,23 @@ impl Memmap {
             SectionState::Absent => return Err(Error::SectionState { section: nr, what: "remove: section not present" }),
         }
         self.set_section_state(pfn, SectionState::Absent)?;
-        self.zero_descriptors(pfn, pps)?;
-        if let Some(m) = &self.frame_store {
-            let len = pps as usize * PAGE_SIZE;
-            // SAFETY: the range is the section's part of our own anonymous
-            // frame mapping; after DONTNEED it reads as zeros; frames are
-            // only accessed through `unsafe fn`s whose callers own the page,
-            // and no page of a removed section is owned by anyone.
-            unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, pfn as usize * PAGE_SIZE, len) }
-                .map_err(|e| Error::Os(format!("madvise(DONTNEED) frames of section {nr}: {e}")))?;
+        self.zero_descriptors(pfn, pps);
+        // SAFETY: frames are only accessed through `unsafe fn`s whose
+        // callers own the page, and no page of a removed section is owned
+        // by anyone.
+        unsafe { self.zero_written_frames(pfn, pps) };
+        Ok(())
+    }
+
+    /// Zero the descriptors of `[pfn, pfn + n)` (a committed range), field
+    /// by field: a reader racing with the removal reads each field either
+    /// old or zero, never unmapped memory.
+    fn zero_descriptors(&self, pfn: Pfn, n: u64) {
+        for p in pfn..pfn + n {
+            // SAFETY: the callers pass a committed section's range, which
+            // lies inside the vmemmap.
+            unsafe { self.page_unchecked(p) }.reset();
         }
-        Ok(())
-    }
-
-    /// Give the descriptors of `[pfn, pfn + n)` back: they read as zeros.
-    #[cfg(not(feature = "shuttle"))]
-    fn zero_descriptors(&self, pfn: Pfn, n: u64) -> Result<()> {
-        let Vmemmap::Mmap(m) = &self.vmemmap_store;
-        let size = std::mem::size_of::<Page>();
-        // SAFETY: the range is a committed part of our own anonymous
-        // mapping; after DONTNEED it reads as zeros, which is a valid bit
-        // pattern for every descriptor field (all atomics); the mapping
-        // stays in place, so concurrent readers never touch unmapped memory.
-        unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, pfn as usize * size, n as usize * size) }
-            .map_err(|e| Error::Os(format!("madvise(DONTNEED) of the memmap at pfn {pfn:#x}: {e}")))
-    }
-
-    /// Shuttle: zero the descriptors one by one.
-    #[cfg(feature = "shuttle")]
-    fn zero_descriptors(&self, pfn: Pfn, n: u64) -> Result<()> {
-        let Vmemmap::Vec(v) = &self.vmemmap_store;
-        v[pfn as usize..(pfn + n) as usize].iter().for_each(Page::reset);
-        Ok(())
     }
 
     /// Test the side-bitmap bit of `pfn` (false for an unknown pfn).
@@ -419,26 +454,42 @@ impl Memmap {
         Ok(unsafe { self.frames.add(pfn as usize * PAGE_SIZE) })
     }
 
-    /// Note that the frame of `pfn` was written (for [`Memmap::reset_frames`]).
+    /// Note that the frame of `pfn` was written (for [`Memmap::zero_written_frames`]).
     fn frame_written(&self, pfn: Pfn) {
+        self.touch(pfn);
         if let Some(w) = self.frames_written.get(pfn as usize / 64) {
             w.fetch_or(1 << (pfn % 64), Ordering::Relaxed);
         }
     }
 
-    /// Zero every frame written since the memmap was created or last
-    /// reset, as a fresh frame store reads. The caller owns the machine
-    /// exclusively (a reset).
-    pub(crate) fn reset_frames(&mut self) {
-        for (i, w) in self.frames_written.iter_mut().enumerate() {
-            let mut bits = std::mem::take(w.get_mut());
+    /// Zero the frames of `[pfn, pfn + n)` written since they last read
+    /// zeros (the others still do) and forget that they were written:
+    /// stores to the few written frames instead of `MADV_DONTNEED` of the
+    /// whole range, whose pages would fault back in at the next use.
+    ///
+    /// # Safety
+    /// No page of the range is owned by anyone (a removed section, or the
+    /// whole memmap under a reset's `&mut`): nothing reads or writes these
+    /// frames meanwhile.
+    unsafe fn zero_written_frames(&self, pfn: Pfn, n: u64) {
+        if self.frames.is_null() {
+            return;
+        }
+        let end = (pfn + n).min(self.max_pfn());
+        let mut p = pfn;
+        while p < end {
+            let (word, bit) = ((p / 64) as usize, p % 64);
+            let span = (64 - bit).min(end - p);
+            let mask = if span == 64 { u64::MAX } else { ((1u64 << span) - 1) << bit };
+            let mut bits = self.frames_written[word].fetch_and(!mask, Ordering::Relaxed) & mask;
             while bits != 0 {
-                let pfn = i * 64 + bits.trailing_zeros() as usize;
+                let f = word * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                // SAFETY: &mut self: nothing else touches any frame; the
-                // frame of a pfn we wrote lies inside the frame mapping.
-                unsafe { std::ptr::write_bytes(self.frames.add(pfn * PAGE_SIZE), 0, PAGE_SIZE) };
+                // SAFETY: f < max_pfn, so its frame lies inside the frame
+                // mapping; by the contract nobody uses it meanwhile.
+                unsafe { std::ptr::write_bytes(self.frames.add(f * PAGE_SIZE), 0, PAGE_SIZE) };
             }
+            p += span;
         }
     }
 
@@ -510,13 +561,171 @@ impl Memmap {
     }
 }
 
-/// The word at index `i` of the pattern for `tag` (splitmix64).
+/// A memmap's state as plain values (a reset's image, [`crate::reset`]):
+/// the descriptors of every committed section, the section states, the
+/// pageblock migratetypes and the side bitmap.
+pub(crate) struct MemmapImage {
+    sections: Vec<(u64, Box<[Page]>)>,
+    committed: Box<[bool]>,
+    state: Box<[u8]>,
+    pageblock: Box<[u8]>,
+    side_bitmap: Box<[u64]>,
+}
+
+impl Memmap {
+    /// The memmap's state (quiescent: under shuttle inside
+    /// [`crate::sync::quiet_loads`]). Err if a frame was written: a reset
+    /// gives frames back as zeros, so an image is only taken before that
+    /// (right after boot, which writes none).
+    pub(crate) fn image(&self) -> Result<MemmapImage> {
+        if self.frames_written.iter().any(|w| w.load(Ordering::Relaxed) != 0) {
+            return Err(Error::BadRequest("a memmap image is taken before any frame is written (right after boot)".into()));
+        }
+        let pps = self.geo.pages_per_section();
+        let committed: Box<[bool]> = self.committed.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let sections = (0..self.max_sections as u64)
+            .filter(|&nr| committed[nr as usize])
+            .map(|nr| {
+                // SAFETY: nr < max_sections and the section was committed,
+                // which it stays for the Memmap's life (or until a reset,
+                // which needs &mut self).
+                let pages: Box<[Page]> = (nr * pps..(nr + 1) * pps).map(|pfn| unsafe { self.page_unchecked(pfn) }.copy()).collect();
+                (nr, pages)
+            })
+            .collect();
+        Ok(MemmapImage {
+            sections,
+            committed,
+            state: self.state.iter().map(|s| s.load(Ordering::Relaxed)).collect(),
+            pageblock: self.pageblock.iter().map(|s| s.load(Ordering::Relaxed)).collect(),
+            side_bitmap: self.side_bitmap.iter().map(|s| s.load(Ordering::Relaxed)).collect(),
+        })
+    }
+
+    /// Bring the memmap back to `img`: the image's sections get its
+    /// descriptors, a section added since reads zeros (it stays committed,
+    /// as after a removal: the next add needs no `mprotect`), every written
+    /// frame reads zeros again, and the hotplug lock is a new one.
+    /// `&mut self`: nothing else looks.
+    pub(crate) fn restore(&mut self, img: &MemmapImage) -> Result<()> {
+        let pps = self.geo.pages_per_section();
+        for nr in 0..self.max_sections as u64 {
+            // A removal zeroed its section already; a section still present
+            // holds descriptors.
+            let present = self.section_state_nr(nr)? != SectionState::Absent;
+            if !img.committed[nr as usize] && present {
+                self.clear_descriptors(nr * pps, pps)?;
+            }
+        }
+        for (nr, pages) in &img.sections {
+            self.set_descriptors(nr * pps, pages);
+        }
+        for (d, s) in self.state.iter_mut().zip(img.state.iter()) {
+            *d.get_mut() = *s;
+        }
+        for (d, s) in self.pageblock.iter_mut().zip(img.pageblock.iter()) {
+            *d.get_mut() = *s;
+        }
+        for (d, s) in self.side_bitmap.iter_mut().zip(img.side_bitmap.iter()) {
+            *d.get_mut() = *s;
+        }
+        // SAFETY: &mut self: nothing else touches any frame.
+        unsafe { self.zero_written_frames(0, self.max_pfn()) };
+        self.hotplug = Mutex::new(());
+        #[cfg(feature = "track-touched")]
+        self.touched.clear();
+        Ok(())
+    }
+
+    /// Overwrite the descriptors from `base` on with copies of `src`.
+    #[cfg(not(feature = "shuttle"))]
+    fn set_descriptors(&mut self, base: Pfn, src: &[Page]) {
+        for (i, s) in src.iter().enumerate() {
+            // SAFETY: the image holds only committed sections of this
+            // memmap's geometry, so base + i < max_pfn inside a committed part.
+            unsafe { self.page_unchecked(base + i as u64) }.set_from(s);
+        }
+    }
+
+    /// Shuttle: assign copies (no shuttle atomic may be used outside an
+    /// execution, and a reset runs between them).
+    #[cfg(feature = "shuttle")]
+    fn set_descriptors(&mut self, base: Pfn, src: &[Page]) {
+        let Vmemmap::Vec(v) = &mut self.vmemmap_store;
+        for (d, s) in v[base as usize..].iter_mut().zip(src) {
+            *d = s.copy();
+        }
+    }
+
+    /// Zero the descriptors of `[pfn, pfn + n)` (a committed range),
+    /// owning the memmap.
+    #[cfg(not(feature = "shuttle"))]
+    fn clear_descriptors(&mut self, pfn: Pfn, n: u64) -> Result<()> {
+        self.zero_descriptors(pfn, n);
+        Ok(())
+    }
+
+    /// Shuttle: assign zeroed descriptors (outside an execution).
+    #[cfg(feature = "shuttle")]
+    fn clear_descriptors(&mut self, pfn: Pfn, n: u64) -> Result<()> {
+        let Vmemmap::Vec(v) = &mut self.vmemmap_store;
+        v[pfn as usize..(pfn + n) as usize].iter_mut().for_each(|p| *p = Page::ZEROED);
+        Ok(())
+    }
+}
+
+/// The memmap's whole state for comparisons (a reset against a fresh boot):
+/// the per-granule bytes, the bitmaps, every section's descriptors (an
+/// absent section's as "zero" when they all read zeros, as they must:
+/// whether its part of the vmemmap was ever committed is the mapping's
+/// business, not the machine's state), and a digest of every frame; not
+/// the addresses of its mappings.
+impl std::fmt::Debug for Memmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The touched set is the checker's bookkeeping, not the machine's.
+        let Memmap { vmemmap: _, frames: _, state, pageblock, side_bitmap, frames_written, committed, geo, max_sections, hotplug, vmemmap_store: _, frame_store, .. } = self;
+        let pps = geo.pages_per_section();
+        let bytes = |v: &[AtomicU8]| v.iter().map(|b| b.load(Ordering::Relaxed)).collect::<Vec<_>>();
+        let words = |v: &[AtomicU64]| v.iter().map(|b| b.load(Ordering::Relaxed)).collect::<Vec<_>>();
+        let mut d = f.debug_struct("Memmap");
+        d.field("geometry", geo).field("max_sections", max_sections).field("hotplug", hotplug);
+        d.field("state", &bytes(state)).field("pageblock", &bytes(pageblock));
+        d.field("side_bitmap", &words(side_bitmap)).field("frames_written", &words(frames_written));
+        for (nr, c) in committed.iter().enumerate() {
+            if !c.load(Ordering::Relaxed) {
+                d.field("section", &(nr, "zero"));
+                continue;
+            }
+            // SAFETY: a committed section of this memmap.
+            let pages: Vec<&Page> = (nr as u64 * pps..(nr as u64 + 1) * pps).map(|pfn| unsafe { self.page_unchecked(pfn) }).collect();
+            let absent = self.section_state_nr(nr as u64) == Ok(SectionState::Absent);
+            if absent && pages.iter().all(|p| p.is_zeroed()) {
+                d.field("section", &(nr, "zero"));
+            } else {
+                d.field("section", &(nr, pages));
+            }
+        }
+        if let Some(m) = frame_store {
+            // FNV-1a over the words of every frame.
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for w in m.chunks_exact(8) {
+                h ^= u64::from_ne_bytes(w.try_into().unwrap_or_default());
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            d.field("frames_fnv", &h);
+        }
+        d.finish()
+    }
+}
+
+/// The word at index `i` of the pattern for `tag`: for each `i` a
+/// bijection of the tag (an xor with a constant of `i`, then a multiply by
+/// an odd constant), so two tags differ at every word and a frame holding
+/// another page's contents fails wherever it is sampled. One multiply per
+/// word: a THP fault fills its whole folio with it.
 #[inline]
 pub fn pattern_word(tag: u64, i: usize) -> u64 {
-    let mut z = tag.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    (tag ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }
 
 #[cfg(test)]

@@ -265,6 +265,63 @@ impl Page {
         owner: plain::AtomicU64::new(0),
     };
 
+    /// A copy of the descriptor, field by field, for a reset's image
+    /// ([`crate::reset`]): the caller sees a quiescent memmap (under shuttle
+    /// inside [`crate::sync::quiet_loads`], so no load is a scheduling
+    /// point). The copy's shuttle atomics are new objects.
+    pub(crate) fn copy(&self) -> Page {
+        Page {
+            flags: AtomicU64::new(self.flags.load(Ordering::Relaxed)),
+            refcount: AtomicI32::new(self.refcount.load(Ordering::Relaxed)),
+            mapcount: AtomicU32::new(self.mapcount.load(Ordering::Relaxed)),
+            private: plain::AtomicU64::new(self.private.load(Ordering::Relaxed)),
+            lru_next: plain::AtomicU32::new(self.lru_next.load(Ordering::Relaxed)),
+            lru_prev: plain::AtomicU32::new(self.lru_prev.load(Ordering::Relaxed)),
+            compound_head: plain::AtomicU64::new(self.compound_head.load(Ordering::Relaxed)),
+            compound_info: plain::AtomicU32::new(self.compound_info.load(Ordering::Relaxed)),
+            entire_mapcount: AtomicI32::new(self.entire_mapcount.load(Ordering::Relaxed)),
+            pincount: AtomicI32::new(self.pincount.load(Ordering::Relaxed)),
+            index: plain::AtomicU32::new(self.index.load(Ordering::Relaxed)),
+            owner: plain::AtomicU64::new(self.owner.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Overwrite every field with `src`'s (a reset of the default build's
+    /// memmap, which owns the machine).
+    #[cfg(not(feature = "shuttle"))]
+    pub(crate) fn set_from(&self, src: &Page) {
+        self.flags.store(src.flags.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.refcount.store(src.refcount.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.mapcount.store(src.mapcount.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.private.store(src.private.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.lru_next.store(src.lru_next.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.lru_prev.store(src.lru_prev.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.compound_head.store(src.compound_head.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.compound_info.store(src.compound_info.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.entire_mapcount.store(src.entire_mapcount.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.pincount.store(src.pincount.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.index.store(src.index.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.owner.store(src.owner.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Does every field read zero (a descriptor as a fresh memmap holds it)?
+    pub(crate) fn is_zeroed(&self) -> bool {
+        let Page { flags, refcount, mapcount, private, lru_next, lru_prev, compound_head, compound_info, entire_mapcount, pincount, index, owner } = self;
+        let r = Ordering::Relaxed;
+        flags.load(r) == 0
+            && refcount.load(r) == 0
+            && mapcount.load(r) == 0
+            && private.load(r) == 0
+            && lru_next.load(r) == 0
+            && lru_prev.load(r) == 0
+            && compound_head.load(r) == 0
+            && compound_info.load(r) == 0
+            && entire_mapcount.load(r) == 0
+            && pincount.load(r) == 0
+            && index.load(r) == 0
+            && owner.load(r) == 0
+    }
+
     /// A zeroed descriptor ([`Page::ZEROED`]).
     pub fn new() -> Self {
         Self::ZEROED

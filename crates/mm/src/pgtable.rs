@@ -32,14 +32,117 @@ pub enum Pte {
     Pmd(Pfn),
 }
 
+/// The entries of the page table, guarded by `ptl`. They read as a slice;
+/// they are written through `IndexMut` or [`PageTable::get_mut`], which
+/// note the vpns written (with the feature `track-touched`, for the
+/// incremental checker: [`crate::touched`]).
+#[derive(Clone)]
+pub struct PageTable {
+    ptes: Vec<Pte>,
+    /// Vpns written since the checker last drained them (under ptl).
+    #[cfg(feature = "track-touched")]
+    touched: Vec<u64>,
+}
+
+impl PageTable {
+    /// `n` empty entries.
+    pub(crate) fn new(n: usize) -> PageTable {
+        PageTable::from_entries(vec![Pte::None; n])
+    }
+
+    /// A table holding `ptes`, none of them noted as written.
+    pub(crate) fn from_entries(ptes: Vec<Pte>) -> PageTable {
+        PageTable {
+            #[cfg(feature = "track-touched")]
+            touched: vec![0; ptes.len().div_ceil(64)],
+            ptes,
+        }
+    }
+
+    /// The entries.
+    pub(crate) fn entries(&self) -> &[Pte] {
+        &self.ptes
+    }
+
+    #[inline]
+    fn note(&mut self, _vpns: std::ops::Range<usize>) {
+        #[cfg(feature = "track-touched")]
+        for v in _vpns.start.._vpns.end.min(self.ptes.len()) {
+            self.touched[v / 64] |= 1 << (v % 64);
+        }
+    }
+
+    /// The entry of `vpn` to write (None beyond the table).
+    pub(crate) fn get_mut(&mut self, vpn: usize) -> Option<&mut Pte> {
+        self.note(vpn..vpn.saturating_add(1));
+        self.ptes.get_mut(vpn)
+    }
+
+    /// Append the vpns written since the last drain to `out` (ascending)
+    /// and forget them (nothing without the feature `track-touched`).
+    pub fn drain_touched(&mut self, _out: &mut Vec<usize>) {
+        #[cfg(feature = "track-touched")]
+        for (k, w) in self.touched.iter_mut().enumerate() {
+            let mut b = std::mem::take(w);
+            while b != 0 {
+                _out.push(k * 64 + b.trailing_zeros() as usize);
+                b &= b - 1;
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for PageTable {
+    type Target = [Pte];
+    fn deref(&self) -> &[Pte] {
+        &self.ptes
+    }
+}
+
+impl std::ops::Index<usize> for PageTable {
+    type Output = Pte;
+    fn index(&self, vpn: usize) -> &Pte {
+        &self.ptes[vpn]
+    }
+}
+
+impl std::ops::IndexMut<usize> for PageTable {
+    fn index_mut(&mut self, vpn: usize) -> &mut Pte {
+        self.note(vpn..vpn.saturating_add(1));
+        &mut self.ptes[vpn]
+    }
+}
+
+impl std::ops::Index<std::ops::Range<usize>> for PageTable {
+    type Output = [Pte];
+    fn index(&self, r: std::ops::Range<usize>) -> &[Pte] {
+        &self.ptes[r]
+    }
+}
+
+impl std::ops::IndexMut<std::ops::Range<usize>> for PageTable {
+    fn index_mut(&mut self, r: std::ops::Range<usize>) -> &mut [Pte] {
+        self.note(r.clone());
+        &mut self.ptes[r]
+    }
+}
+
+/// The entries only (the written-vpn notes are the checker's bookkeeping).
+impl std::fmt::Debug for PageTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.ptes.fmt(f)
+    }
+}
+
 /// The page table (`mm_struct` with its one `ptl`).
+#[derive(Debug)]
 pub struct AddressSpace {
-    pub(crate) ptl: Mutex<Vec<Pte>>,
+    pub(crate) ptl: Mutex<PageTable>,
 }
 
 impl AddressSpace {
     pub(crate) fn new(nr_vpages: usize) -> AddressSpace {
-        AddressSpace { ptl: Mutex::new(vec![Pte::None; nr_vpages]) }
+        AddressSpace { ptl: Mutex::new(PageTable::new(nr_vpages)) }
     }
 }
 

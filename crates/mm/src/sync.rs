@@ -161,7 +161,7 @@ mod quiet_atomic {
 
 /// Lock-protected words that are atomics only for `Sync` (see the module doc).
 pub mod plain {
-    pub use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
+    pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 }
 
 pub use std::sync::Arc;

@@ -138,6 +138,45 @@ pub struct System<F: FreePath = Landed> {
     pub(crate) _f: PhantomData<F>,
 }
 
+/// The machine's whole state, every field by name (a new field does not
+/// compile until it is shown here): what the reset test compares with a
+/// fresh boot ([`crate::reset`]). Quiescent machines only; under shuttle
+/// inside [`crate::sync::quiet_loads`].
+impl<F: FreePath> std::fmt::Debug for System<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let System {
+            memmap,
+            zone,
+            cfg,
+            blocks,
+            aspace,
+            notifiers,
+            device_hotplug_lock,
+            violations,
+            num_poisoned_pages,
+            hugetlb,
+            mf_mutex,
+            hugetlb_dtor,
+            _f,
+        } = self;
+        f.debug_struct("System")
+            .field("cfg", cfg)
+            .field("memmap", memmap)
+            .field("zone", zone)
+            .field("blocks", blocks)
+            .field("aspace", aspace)
+            .field("notifiers", notifiers)
+            .field("device_hotplug_lock", device_hotplug_lock)
+            .field("violations", violations)
+            .field("num_poisoned_pages", num_poisoned_pages)
+            .field("hugetlb", hugetlb)
+            .field("mf_mutex", mf_mutex)
+            .field("hugetlb_dtor", &(*hugetlb_dtor as usize))
+            .field("free_path", &F::NAME)
+            .finish()
+    }
+}
+
 impl<F: FreePath> System<F> {
 
     /// The configuration it was built with.
@@ -383,6 +422,12 @@ impl<'s, F: FreePath> Cpu<'s, F> {
     pub fn drain_local_pages(&self) {
         let g = self.pcp.owner_lock();
         self.sys.zone.drain_pages_zone::<F>(&self.sys.memmap, &g);
+    }
+
+    /// This CPU's pcp lock, from the owner's side (the checker, for a
+    /// caller that holds every slot).
+    pub(crate) fn pcp_owner_lock(&self) -> crate::page_alloc::pcp::PcpOwnerGuard<'s> {
+        self.pcp.owner_lock()
     }
 
     /// Pages on this CPU's pcp lists.

@@ -42,6 +42,11 @@ impl Violations {
         self.0.lock().push(Violation { id, pfn, msg });
     }
 
+    /// Violations recorded in `v` (a reset's image, [`crate::reset`]).
+    pub(crate) fn from_vec(v: Vec<Violation>) -> Self {
+        Violations(Mutex::new(v))
+    }
+
     /// What was recorded so far.
     pub fn snapshot(&self) -> Vec<Violation> {
         self.0.lock().clone()

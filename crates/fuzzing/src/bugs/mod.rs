@@ -133,8 +133,8 @@ impl Verdict {
 }
 
 /// Run one scenario of a reproducer: its violations, or why it did not run.
-fn replay(sc: Result<Scenario, String>) -> Result<Vec<Violation>, String> {
-    let out = harness::run(&sc?);
+fn replay(sc: Result<Scenario, String>, checking: harness::Checking) -> Result<Vec<Violation>, String> {
+    let out = harness::run_checking(&sc?, checking);
     if let Some(why) = out.skipped.or(out.error) {
         return Err(why);
     }
@@ -144,7 +144,14 @@ fn replay(sc: Result<Scenario, String>) -> Result<Vec<Violation>, String> {
 /// Run `bug`'s scenario and its fixed twin. A race's scenarios need the
 /// shuttle build; in the default build their verdict says so.
 pub fn check_bug(bug: &Bug) -> Verdict {
-    Verdict { id: bug.id, invariant: bug.invariant, buggy: replay(bug.scenario.buggy()), fixed: replay(bug.scenario.fixed()) }
+    check_bug_with(bug, harness::Checking::default())
+}
+
+/// [`check_bug`] with the checks of `checking` (the tests that every
+/// reproducer is caught with a full walk after every op, and by the
+/// incremental checker with no full walk but the final one).
+pub fn check_bug_with(bug: &Bug, checking: harness::Checking) -> Verdict {
+    Verdict { id: bug.id, invariant: bug.invariant, buggy: replay(bug.scenario.buggy(), checking), fixed: replay(bug.scenario.fixed(), checking) }
 }
 
 /// Look a bug up by id.

@@ -16,8 +16,8 @@
 use super::actor::{Actor, Shared};
 use super::drivers::DriverSet;
 use super::outcome::{dumps, Outcome, TraceLine};
-use super::seq::{boot_model, run_checked};
-use super::{finish, lock, panic_message};
+use super::seq::{boot_model, run_checked, Run};
+use super::{finish, lock, machine, panic_message, Checking};
 use crate::ops::{Applied, Op};
 use crate::scenario::Scenario;
 use crate::sched::{CovSink, ReplayScheduler};
@@ -38,26 +38,22 @@ fn thread_ops<F: FreePath>(actor: &mut Actor<'_, F>, t: usize, ops: &[Op], trace
     }
 }
 
-fn body<F: FreePath>(sc: &Scenario, trace: &StdMutex<Vec<TraceLine>>) -> Outcome {
+pub(super) fn body<F: FreePath>(sc: &Scenario, sys: &Arc<System<F>>, run: &mut Run<'_>) -> Outcome {
     if !sc.is_concurrent() {
-        return super::seq::body::<F>(sc, trace);
+        return super::seq::body::<F>(sc, sys, run);
     }
-    let sys = match System::<F>::new(sc.config.to_config(sc.design())) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return Outcome { error: Some(e.to_string()), ..Outcome::default() },
-    };
     let shared = Arc::new(Shared::default());
     let mom = sc.config.memmap_on_memory;
-    let drivers = DriverSet::boot(&*sys, &sc.config);
+    let drivers = DriverSet::boot(&**sys, &sc.config);
     let operr = Arc::new(StdMutex::new(Vec::new()));
     {
-        let mut a0 = match Actor::all_cpus(&sys, shared.clone(), mom, drivers.clone()) {
+        let mut a0 = match Actor::all_cpus(sys, shared.clone(), mom, drivers.clone()) {
             Ok(a) => a,
             Err(e) => return Outcome { error: Some(e.to_string()), ..Outcome::default() },
         };
-        let mut model = boot_model(sc, &sys);
-        if let Some((i, vs)) = run_checked(&mut a0, &mut model, &sc.setup, trace) {
-            return Outcome { dumps: dumps(&sys, &vs), violations: vs, at: Some(format!("setup #{i}")), fail_step: Some(i), ..Outcome::default() };
+        let mut model = boot_model(sc, sys);
+        if let Some((i, vs)) = run_checked(&mut a0, &mut model, &sc.setup, run) {
+            return Outcome { dumps: dumps(sys, &vs), violations: vs, at: Some(format!("setup #{i}")), fail_step: Some(i), work: run.work, ..Outcome::default() };
         }
         a0.keep_only(0);
         // Threads T1.. are spawned in order: shuttle task ids 1.. .
@@ -83,28 +79,57 @@ fn body<F: FreePath>(sc: &Scenario, trace: &StdMutex<Vec<TraceLine>>) -> Outcome
                 std::panic::resume_unwind(p);
             }
         }
-        lock(trace).extend(std::mem::take(&mut *lock(&trace_arc)));
+        lock(run.trace).extend(std::mem::take(&mut *lock(&trace_arc)));
     }
-    let mut vs = sys.check();
+    run.work.ops += sc.threads.iter().map(|t| t.len() as u32).sum::<u32>();
+    let mut vs = run.check(&**sys, |s| s.check());
     vs.extend(std::mem::take(&mut *lock(&operr)));
-    Outcome { dumps: dumps(&sys, &vs), at: (!vs.is_empty()).then(|| "end of the run".into()), violations: vs, ..Outcome::default() }
+    Outcome { dumps: dumps(sys, &vs), at: (!vs.is_empty()).then(|| "end of the run".into()), violations: vs, work: run.work, ..Outcome::default() }
 }
 
+/// A machine a run hands back to the cache.
+type Kept<F> = (machine::Held<F>, machine::Booted);
+
 /// Run a scenario (sequential or concurrent) as one shuttle execution.
-pub(super) fn run<F: FreePath>(sc: &Scenario, cov: Option<CovSink>) -> Outcome {
+pub(super) fn run<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking) -> Outcome {
     let sched = ReplayScheduler::new(&sc.schedule, cov);
     let stats = sched.stats_handle();
     let sc_arc = Arc::new(sc.clone());
     let trace: Arc<StdMutex<Vec<TraceLine>>> = Arc::new(StdMutex::new(Vec::new()));
     let out: Arc<StdMutex<Option<Outcome>>> = Arc::new(StdMutex::new(None));
     let (t2, o2) = (trace.clone(), out.clone());
+    // The machine: a kept one, reset here between executions, or one the
+    // execution boots; handed back through `back` when the run ends normally.
+    let cfg = sc.config.to_config(sc.design());
+    let pre = Arc::new(StdMutex::new(machine::take::<F>(&cfg)));
+    let back: Arc<StdMutex<Option<Kept<F>>>> = Arc::new(StdMutex::new(None));
+    let (cfg2, b2) = (cfg.clone(), back.clone());
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         shuttle::Runner::new(sched, crate::sched::config()).run(move || {
-            let o = body::<F>(&sc_arc, &t2);
+            let (sys, booted) = match lock(&pre).take() {
+                Some((s, b)) => (s, Some(b)),
+                None => match machine::boot::<F>(&cfg2) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        *lock(&o2) = Some(Outcome { error: Some(e.to_string()), ..Outcome::default() });
+                        return;
+                    }
+                },
+            };
+            let mut run = Run { trace: &t2, checking, start: booted.as_ref().map(|b| &b.checked), work: Default::default() };
+            let o = body::<F>(&sc_arc, &sys, &mut run);
             *lock(&o2) = Some(o);
+            if let Some(b) = booted {
+                *lock(&b2) = Some((sys, b));
+            }
         })
     }));
     let panicked = r.err().map(|p| panic_message(&*p));
+    if panicked.is_none() {
+        if let Some((sys, b)) = lock(&back).take() {
+            machine::give_back::<F>(&cfg, sys, b);
+        }
+    }
     let o = lock(&out).take().unwrap_or_default();
     let mut o = finish(o, &trace, panicked);
     let st = lock(&stats).clone();

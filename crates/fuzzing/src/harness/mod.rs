@@ -28,10 +28,11 @@ mod actor;
 mod conc;
 pub mod drivers;
 mod exec;
+pub mod machine;
 pub mod outcome;
 mod seq;
 
-pub use outcome::{Outcome, TraceLine};
+pub use outcome::{Outcome, TraceLine, Work};
 
 fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -64,24 +65,62 @@ pub type CovSink = crate::sched::CovSink;
 #[cfg(not(feature = "shuttle"))]
 pub type CovSink = std::sync::Arc<dyn Fn(usize) + Send + Sync>;
 
+/// A full walk of the machine every this many sequential ops (and at the
+/// end of every run); the ops between get incremental checks.
+pub const FULL_CHECK_EVERY: usize = 32;
+
+/// How a run checks the machine after each sequential op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checking {
+    /// An incremental check ([`mm::check::CheckState`]) after each op and a
+    /// full walk after every `full_every`-th (0: none but the one at the end
+    /// of the run).
+    Incremental {
+        /// The period of the full walks (0: only the final one).
+        full_every: usize,
+    },
+    /// A full walk after every op.
+    Full,
+}
+
+impl Default for Checking {
+    fn default() -> Self {
+        Checking::Incremental { full_every: FULL_CHECK_EVERY }
+    }
+}
+
 /// Run a scenario with free path `F`.
-fn run_with<F: FreePath>(sc: &Scenario, cov: Option<CovSink>) -> Outcome {
+fn run_with<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking) -> Outcome {
     #[cfg(not(feature = "shuttle"))]
     {
         let _ = cov;
         if sc.is_concurrent() {
             return Outcome::skipped(format!("a concurrent scenario ({} threads): needs the shuttle build (--features shuttle)", sc.threads.len()));
         }
+        let cfg = sc.config.to_config(sc.design());
+        let (sys, booted) = match machine::take::<F>(&cfg) {
+            Some((s, b)) => (s, Some(b)),
+            None => match machine::boot::<F>(&cfg) {
+                Ok(x) => x,
+                Err(e) => return Outcome { error: Some(e.to_string()), ..Outcome::default() },
+            },
+        };
         let trace = StdMutex::new(Vec::new());
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seq::body::<F>(sc, &trace)));
+        let mut run = seq::Run { trace: &trace, checking, start: booted.as_ref().map(|b| &b.checked), work: Default::default() };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seq::body::<F>(sc, &sys, &mut run)));
         match r {
-            Ok(out) => finish(out, &trace, None),
+            Ok(out) => {
+                if let Some(b) = booted {
+                    machine::give_back::<F>(&cfg, sys, b);
+                }
+                finish(out, &trace, None)
+            }
             Err(p) => finish(Outcome::default(), &trace, Some(panic_message(&*p))),
         }
     }
     #[cfg(feature = "shuttle")]
     {
-        conc::run::<F>(sc, cov)
+        conc::run::<F>(sc, cov, checking)
     }
 }
 /// Run `f::<F>()` for the free path named `name` (a [`mm::design::FREE_PATHS`] name).
@@ -109,9 +148,18 @@ pub fn run(sc: &Scenario) -> Outcome {
 
 /// Run a scenario, reporting interleaving coverage to `cov`.
 pub fn run_cov(sc: &Scenario, cov: Option<CovSink>) -> Outcome {
+    run_opts(sc, cov, Checking::default())
+}
+
+/// Run a scenario checking as `checking` says.
+pub fn run_checking(sc: &Scenario, checking: Checking) -> Outcome {
+    run_opts(sc, None, checking)
+}
+
+fn run_opts(sc: &Scenario, cov: Option<CovSink>, checking: Checking) -> Outcome {
     if let Err(e) = sc.validate() {
         return Outcome { error: Some(format!("invalid scenario: {e}")), ..Outcome::default() };
     }
-    with_free_path!(sc.free_path.as_str(), run_with(sc, cov))
+    with_free_path!(sc.free_path.as_str(), run_with(sc, cov, checking))
 }
 

@@ -36,6 +36,17 @@ impl fmt::Display for TraceLine {
     }
 }
 
+/// A run's work, for a campaign's throughput counters ([`crate::stats`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Work {
+    /// Ops applied (setup and threads).
+    pub ops: u32,
+    /// Checks of the machine (after sequential ops and at the end).
+    pub checks: u32,
+    /// Nanoseconds spent in them.
+    pub check_ns: u64,
+}
+
 /// What a run did and found.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -55,6 +66,10 @@ pub struct Outcome {
     /// Scheduling statistics (concurrent runs): choice points, decisions.
     pub choice_points: u32,
     pub decisions: u64,
+    /// What the run did: ops applied (setup and threads), checks made and
+    /// the time they took (a campaign's throughput counters, never part of
+    /// a verdict or a fingerprint).
+    pub work: Work,
     /// The preemptions taken, in words (concurrent runs).
     pub preemptions: Vec<String>,
 }

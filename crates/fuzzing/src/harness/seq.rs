@@ -13,8 +13,9 @@
 
 use super::actor::{Actor, Shared};
 use super::drivers::DriverSet;
-use super::lock;
-use super::outcome::{dumps, Outcome, TraceLine};
+use super::{lock, Checking};
+use mm::check::CheckState;
+use super::outcome::{dumps, Outcome, TraceLine, Work};
 use crate::model::{Expect, Model};
 use crate::ops::{Applied, Op, OpResult};
 use crate::scenario::Scenario;
@@ -33,16 +34,35 @@ fn meets(expect: &Expect, res: &OpResult) -> bool {
     }
 }
 
+/// How a sequential run records and checks: the trace it appends to, how
+/// it checks, the checker state of the booted machine (when the machine is
+/// a kept one: the first check is incremental too), and its work counters.
+pub(super) struct Run<'a> {
+    pub(super) trace: &'a StdMutex<Vec<TraceLine>>,
+    pub(super) checking: Checking,
+    pub(super) start: Option<&'a CheckState>,
+    pub(super) work: Work,
+}
+
+impl Run<'_> {
+    /// A check of `sys`, counted and timed.
+    pub(super) fn check<F: FreePath>(&mut self, sys: &System<F>, f: impl FnOnce(&System<F>) -> Vec<Violation>) -> Vec<Violation> {
+        let t = std::time::Instant::now();
+        let v = f(sys);
+        self.work.checks += 1;
+        self.work.check_ns += t.elapsed().as_nanos() as u64;
+        v
+    }
+}
+
 /// Apply `ops` with `actor`, checking after each one. Returns the index and
 /// the violations of the first failing op.
-pub(super) fn run_checked<F: FreePath>(
-    actor: &mut Actor<'_, F>,
-    model: &mut Option<Model>,
-    ops: &[Op],
-    trace: &StdMutex<Vec<TraceLine>>,
-) -> Option<(usize, Vec<Violation>)> {
+pub(super) fn run_checked<F: FreePath>(actor: &mut Actor<'_, F>, model: &mut Option<Model>, ops: &[Op], run: &mut Run<'_>) -> Option<(usize, Vec<Violation>)> {
     let sys = actor.sys;
+    let mut st = run.start.cloned().unwrap_or_default();
+    let mut checks = 0usize;
     for (i, op) in ops.iter().enumerate() {
+        run.work.ops += 1;
         let mut expect = None;
         let done = actor.apply(op, &mut |r| expect = model.as_ref().map(|m| m.predict(r)));
         let res = &done.result;
@@ -74,9 +94,21 @@ pub(super) fn run_checked<F: FreePath>(
         // A skipped op never called the core: the state is the one the
         // previous check found clean, so the walk is not repeated.
         let skipped = done.resolved.is_none();
-        let mut checked = if skipped && vs.is_empty() { Vec::new() } else { sys.check() };
+        let mut checked = if skipped && vs.is_empty() {
+            Vec::new()
+        } else {
+            checks += 1;
+            let cpus = &actor.cpus;
+            match run.checking {
+                Checking::Full => run.check(sys, |s| s.check()),
+                Checking::Incremental { full_every } => {
+                    let full = full_every > 0 && checks.is_multiple_of(full_every);
+                    run.check(sys, |s| s.check_incremental(&mut st, full, cpus.iter().flatten()))
+                }
+            }
+        };
         checked.append(&mut vs);
-        lock(trace).push(TraceLine { thread: None, index: i, op: op.clone(), applied: Applied { resolved: done.resolved, result: done.result }, expect: shown });
+        lock(run.trace).push(TraceLine { thread: None, index: i, op: op.clone(), applied: Applied { resolved: done.resolved, result: done.result }, expect: shown });
         if !checked.is_empty() {
             return Some((i, checked));
         }
@@ -94,22 +126,19 @@ pub(super) fn boot_model<F: FreePath>(sc: &Scenario, sys: &System<F>) -> Option<
     model
 }
 
-/// A sequential scenario (no threads): build, run the setup checked.
-pub(super) fn body<F: FreePath>(sc: &Scenario, trace: &StdMutex<Vec<TraceLine>>) -> Outcome {
-    let sys = match System::<F>::new(sc.config.to_config(sc.design())) {
-        Ok(s) => s,
-        Err(e) => return Outcome { error: Some(e.to_string()), ..Outcome::default() },
-    };
-    let drivers = DriverSet::boot(&sys, &sc.config);
-    let mut actor = match Actor::all_cpus(&sys, Arc::new(Shared::default()), sc.config.memmap_on_memory, drivers) {
+/// A sequential scenario (no threads) on `sys`, a machine just booted or
+/// reset: run the setup checked.
+pub(super) fn body<F: FreePath>(sc: &Scenario, sys: &System<F>, run: &mut Run<'_>) -> Outcome {
+    let drivers = DriverSet::boot(sys, &sc.config);
+    let mut actor = match Actor::all_cpus(sys, Arc::new(Shared::default()), sc.config.memmap_on_memory, drivers) {
         Ok(a) => a,
         Err(e) => return Outcome { error: Some(e.to_string()), ..Outcome::default() },
     };
-    let mut model = boot_model(sc, &sys);
-    let bad = run_checked(&mut actor, &mut model, &sc.setup, trace);
+    let mut model = boot_model(sc, sys);
+    let bad = run_checked(&mut actor, &mut model, &sc.setup, run);
     let mut out = Outcome::default();
     if let Some((i, vs)) = bad {
-        out.dumps = dumps(&sys, &vs);
+        out.dumps = dumps(sys, &vs);
         out.violations = vs;
         out.at = Some(format!("setup #{i}"));
         out.fail_step = Some(i);
@@ -118,13 +147,14 @@ pub(super) fn body<F: FreePath>(sc: &Scenario, trace: &StdMutex<Vec<TraceLine>>)
         // let go of their speculative references, as they would in the
         // kernel a moment later; then one more check.
         actor.quiesce();
-        let vs = sys.check();
+        let vs = run.check(sys, |s| s.check());
         if !vs.is_empty() {
-            out.dumps = dumps(&sys, &vs);
+            out.dumps = dumps(sys, &vs);
             out.violations = vs;
             out.at = Some("the end of the run (pending ops finished, walkers' references dropped)".into());
         }
     }
     drop(actor);
+    out.work = run.work;
     out
 }

@@ -25,7 +25,7 @@ pub mod table;
 mod tests;
 
 pub use operand::{variant_u32, Count, Encode, Field, Mt, Order, Target};
-pub use result::{Applied, OpResult};
+pub use result::{Applied, OpError, OpResult};
 pub use table::{Op, Resolved};
 
 impl Op {

@@ -19,6 +19,9 @@ impl<F: FreePath> System<F> {
         for n in &chain {
             n.check_pages(ctx, report);
         }
+        if offline_pfns.is_empty() {
+            return;
+        }
         let mm = self.memmap();
         let mut owned = vec![false; mm.max_pfn() as usize];
         for n in &chain {
@@ -30,7 +33,7 @@ impl<F: FreePath> System<F> {
         }
         let mut orphans = 0usize;
         for &pfn in offline_pfns {
-            let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
+            let Ok(p) = mm.observe_online_page(pfn) else { continue };
             if p.PageOffline() && !owned.get(pfn as usize).copied().unwrap_or(false) {
                 orphans += 1;
                 if orphans <= MAX_ORPHANS_LISTED {

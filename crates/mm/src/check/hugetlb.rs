@@ -34,7 +34,7 @@ impl<F: FreePath> System<F> {
                 report("HD1", Some(f), "folio is on the hugetlb freelist twice".into());
                 continue;
             }
-            let Ok(p) = mm.pfn_to_online_page(f) else {
+            let Ok(p) = mm.observe_online_page(f) else {
                 report("HR3", Some(f), "hugetlb freelist entry is not an online pfn".into());
                 continue;
             };
@@ -58,7 +58,7 @@ impl<F: FreePath> System<F> {
             }
         }
         for &f in &st.active {
-            match mm.pfn_to_online_page(f) {
+            match mm.observe_online_page(f) {
                 Ok(p) if p.PageHugetlb() && page_count(p) >= 1 => {}
                 Ok(p) => report("HR2", Some(f), format!("in-use hugetlb folio is not a referenced hugetlb folio: {}", p.dump(f))),
                 Err(_) => report("HR2", Some(f), "in-use hugetlb folio is not online".into()),

@@ -19,7 +19,7 @@ impl<F: FreePath> System<F> {
         let in_flight = self.mf_mutex.try_lock().is_none();
         let mm = &self.memmap;
         for &pfn in candidates {
-            let Ok(p) = mm.pfn_to_online_page(pfn) else { continue };
+            let Ok(p) = mm.observe_online_page(pfn) else { continue };
             // Flagged in place without either marker: leaked, or still
             // held by its owner (hard offline may fail to contain, and
             // flags first); nothing to check here.

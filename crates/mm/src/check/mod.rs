@@ -34,6 +34,25 @@
 //! The checker never panics on a corrupted state: list walks are bounded and
 //! every pfn is looked up fallibly.
 //!
+//! # Full and incremental checks
+//! [`System::check`] walks everything. [`System::check_incremental`] (the
+//! fuzz harness's check after each op) walks every list and every counter
+//! equation as a full check does — lists are short — but applies the
+//! per-page rules only to the pages the ops since the last check touched
+//! ([`crate::touched`], the cargo feature `track-touched`) and to what they
+//! lead to (a compound page's tails, a free block's pages, every page of a
+//! section that changed state), moving the per-block sums by those pages'
+//! changes ([`state::CheckState`]); the folio and mapping passes likewise
+//! look only at the written page-table ranges and the visited pages'
+//! folios. It falls back to a full walk on its first call (unless given
+//! the state of a full walk of the same machine), when asked to, and
+//! without the feature. A corruption of a page nothing touched is found by
+//! the next full walk (the harness makes one every few ops and at the end
+//! of a run). The touched sets are drained when a check starts and emptied
+//! again when it ends (the checker's own lookups are not the ops'), so an
+//! incremental check needs its caller to be the machine's only actor while
+//! it runs: the sequential harness.
+//!
 //! Lock order: memmap.hotplug → every pcp lock (remote side, ascending CPU)
 //! → zone->lock. Holding all of them makes the walk see a quiescent system:
 //! no CPU is inside an alloc or free while it runs.
@@ -42,435 +61,176 @@ mod balloon;
 mod folio;
 mod hugetlb;
 mod hwpoison;
+mod pages;
+pub mod state;
+mod walk;
 
-use crate::memmap::SectionState;
-use crate::page::{Page, NIL};
-use crate::page_alloc::pcp::{pindex_to_mt, pindex_to_order, NR_PCP_LISTS};
+use crate::page_alloc::pcp::{PcpOwnerGuard, PcpRemoteGuard};
 use crate::page_alloc::FreePath;
-use crate::page_ref::page_count;
-use crate::pageblock::{get_pageblock_migratetype, MigrateType, MIGRATE_PCPTYPES};
+use crate::system::Cpu;
 use crate::sync::plain::Ordering;
 use crate::system::System;
 use crate::violation::Violation;
-use crate::Pfn;
+use pages::{Candidates, Sums};
+pub use state::CheckState;
+use walk::Walk;
+pub use walk::MAX_VIOLATIONS;
 
-/// Most violations reported by one walk; more are summarized.
-pub const MAX_VIOLATIONS: usize = 1000;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    None,
-    BuddyHead,
-    BuddyTail,
-    Pcp,
-    PcpTail,
-}
-
-struct Walk<'a, F: FreePath> {
-    sys: &'a System<F>,
-    seen: Vec<Seen>,
-    out: Vec<Violation>,
-    dropped: usize,
-    bound: u64,
-}
-
-impl<'a, F: FreePath> Walk<'a, F> {
-    fn report(&mut self, id: &'static str, pfn: Option<Pfn>, msg: String) {
-        if self.out.len() < MAX_VIOLATIONS {
-            self.out.push(Violation { id, pfn, msg });
-        } else {
-            self.dropped += 1;
-        }
-    }
-
-    fn page(&self, pfn: Pfn) -> Option<&'a Page> {
-        self.sys.memmap().pfn_to_online_page(pfn).ok()
-    }
-
-    /// Mark `pfn..pfn+2^order` as `what`, reporting overlaps. The common
-    /// case (in range, nothing marked yet) is one scan and one fill of the
-    /// slice; the first conflict is reported as the per-pfn rules say.
-    fn mark(&mut self, pfn: Pfn, order: u32, what: Seen) {
-        let (head, tail) = match what {
-            Seen::BuddyHead => (Seen::BuddyHead, Seen::BuddyTail),
-            Seen::Pcp => (Seen::Pcp, Seen::PcpTail),
-            w => (w, w),
-        };
-        let start = pfn as usize;
-        let end = start.saturating_add(1usize << order);
-        let len = self.seen.len();
-        let clean = self.seen.get(start..end.min(len)).map_or(0, |s| s.iter().position(|x| *x != Seen::None).unwrap_or(s.len()));
-        if let Some(s) = self.seen.get_mut(start..start + clean) {
-            if let Some((first, rest)) = s.split_first_mut() {
-                *first = head;
-                rest.fill(tail);
-            }
-        }
-        let p = pfn + clean as u64;
-        if p >= pfn + (1u64 << order) {
-            return;
-        }
-        let Some(slot) = self.seen.get(p as usize).copied() else {
-            self.report("A2", Some(p), "free block extends beyond the memmap".into());
-            return;
-        };
-        let (id, msg) = match (slot, what) {
-            (Seen::Pcp | Seen::PcpTail, Seen::Pcp) => ("A2", "page is on two pcp list positions".to_string()),
-            (Seen::Pcp | Seen::PcpTail, _) | (_, Seen::Pcp) => ("A2", "page is on a pcp list and in a buddy free block".to_string()),
-            _ => ("B1", "page is covered by two free buddy blocks".to_string()),
-        };
-        self.report(id, Some(p), msg);
-    }
-
-    /// Walk one list from `head`, checking the doubly-linked structure;
-    /// returns the pfns on it.
-    fn walk_list(&mut self, id: &'static str, name: &str, head: u32, tail: u32) -> Vec<Pfn> {
-        let mut v = Vec::new();
-        let mut prev = NIL;
-        let mut cur = head;
-        while cur != NIL {
-            if v.len() as u64 > self.bound {
-                self.report(id, None, format!("{name}: list does not terminate (cycle through pfn {cur:#x})"));
-                return v;
-            }
-            let Some(p) = self.page(cur as Pfn) else {
-                // A free list entry outside online memory: the allocator can
-                // hand out memory that is offline or gone (A1).
-                self.report("A1", Some(cur as Pfn), format!("{name}: free list entry is not an online pfn"));
-                return v;
-            };
-            let back = p.lru_prev.load(Ordering::Relaxed);
-            if back != prev {
-                self.report(id, Some(cur as Pfn), format!("{name}: prev link {back:#x} should be {prev:#x}"));
-            }
-            v.push(cur as Pfn);
-            prev = cur;
-            cur = p.lru_next.load(Ordering::Relaxed);
-        }
-        if prev != tail {
-            self.report(id, None, format!("{name}: tail is {tail:#x} but the last entry is {prev:#x}"));
-        }
-        v
-    }
+/// The pcp locks a check holds (for their drop): from the remote side, or
+/// from the owner's (the caller holds every CPU slot).
+enum PcpHeld<'a> {
+    Remote(#[allow(dead_code)] Vec<PcpRemoteGuard<'a>>),
+    Owner(#[allow(dead_code)] Vec<PcpOwnerGuard<'a>>),
 }
 
 impl<F: FreePath> System<F> {
     /// Walk the whole system and return every invariant violation found.
     /// Takes every lock of the allocator, so it sees a quiescent state.
     pub fn check(&self) -> Vec<Violation> {
+        self.run_check(None, true, None)
+    }
+
+    /// An incremental check with the state `st` of earlier checks of this
+    /// run (see the module doc); `full` asks for a full walk, which also
+    /// brings `st` up to date. The caller must be the machine's only actor.
+    /// `held`: the CPU contexts the caller holds; when they are every slot
+    /// of the machine, no other context can be inside a pcp critical
+    /// section, and the check takes each pcp's lock from its owner's side
+    /// (a plain store) instead of the remote side (a heavy barrier).
+    pub fn check_incremental<'c>(&self, st: &mut CheckState, full: bool, held: impl IntoIterator<Item = &'c Cpu<'c, F>>) -> Vec<Violation>
+    where
+        F: 'c,
+    {
+        let mut mine = vec![None; self.zone().nr_cpus()];
+        for c in held {
+            if std::ptr::eq(c.system(), self) {
+                if let Some(slot) = mine.get_mut(c.id()) {
+                    *slot = Some(c);
+                }
+            }
+        }
+        let owned: Option<Vec<&Cpu<'_, F>>> = mine.into_iter().collect();
+        self.run_check(Some(st), full, owned.as_deref())
+    }
+
+    fn run_check(&self, mut st: Option<&mut CheckState>, full: bool, owned: Option<&[&Cpu<'_, F>]>) -> Vec<Violation> {
         let mm = self.memmap();
         let zone = self.zone();
         let _h = mm.hotplug.lock();
-        let pcp_guards: Vec<_> = zone.pcp.iter().map(|p| p.remote_lock()).collect();
+        let pcp_guards = match owned {
+            Some(cpus) => PcpHeld::Owner(cpus.iter().map(|c| c.pcp_owner_lock()).collect()),
+            None => PcpHeld::Remote(crate::page_alloc::pcp::PerCpuPages::remote_lock_all(&zone.pcp)),
+        };
         let fa = zone.lock.lock();
         // hugetlb_lock is a leaf: held across the walk, the pool is stable.
         let huge = self.hugetlb.lock();
-        let max_pfn = mm.max_pfn();
-        let mut w = Walk { sys: self, seen: vec![Seen::None; max_pfn as usize], out: Vec::new(), dropped: 0, bound: max_pfn };
-
-        let mut online_pages = 0i64;
-        let mut expect_managed = 0i64;
-        let mut isolate_blocks = 0u64;
-        let mut poison_total = 0i64;
-        // The pages the hwpoison and balloon passes look at, gathered here
-        // so that one walk of the memmap serves all three.
-        let mut poison_pfns: Vec<Pfn> = Vec::new();
-        let mut offline_pfns: Vec<Pfn> = Vec::new();
+        let sections: Vec<u8> = (0..mm.max_sections() as u64).map(|nr| mm.section_state_nr(nr).map_or(0, |s| s as u8)).collect();
+        // What the ops since the last check touched, if this check may be
+        // incremental: a primed state, the same sections, a touched set.
+        let touched = match (st.as_deref_mut(), mm.touched()) {
+            (Some(s), Some(t)) => {
+                let mut v = std::mem::take(&mut s.touched);
+                v.clear();
+                t.drain(&mut v);
+                let mut vpns = std::mem::take(&mut s.vpns);
+                vpns.clear();
+                self.aspace.ptl.lock().drain_touched(&mut vpns);
+                let incremental = !full && s.primed && s.sections.len() == sections.len();
+                s.touched = v;
+                s.vpns = vpns;
+                incremental
+            }
+            _ => false,
+        };
+        let mut w = Walk::new(self);
+        let mut sums = Sums::default();
+        let mut cand = Candidates::default();
         // The lists and the memmap, read as one instant (under shuttle:
         // without a scheduling point per load; nothing in here blocks).
         crate::sync::quiet_loads(|| {
-            // Buddy free lists (B1-B4, H1, R1).
-            let mut heads: Vec<(Pfn, u32)> = Vec::new();
-            let mut free_pages: i64 = 0;
-            for order in 0..=mm.geometry().max_order {
-                let mut blocks = 0u64;
-                for mt in MigrateType::ALL {
-                    let (h, t) = fa.lists[order as usize][mt as usize].raw();
-                    let name = format!("free_list[{order}][{}]", mt.name());
-                    for pfn in w.walk_list("B2", &name, h, t) {
-                        blocks += 1;
-                        let Some(p) = w.page(pfn) else { continue };
-                        if !p.PageBuddy() {
-                            w.report("B2", Some(pfn), format!("on {name} but not PageBuddy ({})", p.dump(pfn)));
-                        }
-                        if p.buddy_order() != order {
-                            w.report("B2", Some(pfn), format!("on {name} but buddy_order is {}", p.buddy_order()));
-                        }
-                        let rc = page_count(p);
-                        if rc < 0 {
-                            w.report("R4", Some(pfn), format!("refcount {rc} on a free buddy page: a put on a free page"));
-                        } else if rc != 0 {
-                            w.report("B2", Some(pfn), format!("free buddy page has refcount {rc} (a reference to a free page, R1)"));
-                        }
-                        if p.PageHWPoison() {
-                            w.report("H1", Some(pfn), format!("PG_hwpoison page on {name}"));
-                        }
-                        if pfn & ((1 << order) - 1) != 0 {
-                            w.report("B1", Some(pfn), format!("order-{order} head not aligned to its order"));
-                        }
-                        let idx = p.index.load(Ordering::Relaxed) as usize;
-                        if idx != mt as usize {
-                            w.report("B2", Some(pfn), format!("records list {idx} but is on {name}"));
-                        }
-                        let nblocks = ((1u64 << order) / mm.geometry().pageblock_nr_pages()).max(1);
-                        let start = pfn & !(mm.geometry().pageblock_nr_pages() - 1);
-                        for b in 0..nblocks {
-                            let bp = start + b * mm.geometry().pageblock_nr_pages();
-                            if let Ok(bmt) = get_pageblock_migratetype(mm, bp) {
-                                if bmt != mt {
-                                    w.report("B3", Some(pfn), format!("on {name} but pageblock at {bp:#x} is {}", bmt.name()));
-                                }
-                            }
-                        }
-                        if !mt.is_isolate() {
-                            free_pages += 1 << order;
-                        }
-                        heads.push((pfn, order));
-                        w.mark(pfn, order, Seen::BuddyHead);
-                    }
-                }
-                if blocks != fa.nr_free[order as usize] {
-                    w.report("B4", None, format!("nr_free[{order}] is {} but the lists hold {blocks} blocks", fa.nr_free[order as usize]));
-                }
-            }
-            let nr_free_pages = zone.nr_free_pages.load(Ordering::Relaxed);
-            if nr_free_pages != free_pages {
-                w.report("B4", None, format!("NR_FREE_PAGES is {nr_free_pages} but non-isolate free lists hold {free_pages} pages"));
-            }
-
-            // B1: free buddies that should have merged.
-            for &(pfn, order) in &heads {
-                if order >= mm.geometry().max_order {
-                    continue;
-                }
-                let buddy = pfn ^ (1 << order);
-                if buddy < pfn || w.seen.get(buddy as usize) != Some(&Seen::BuddyHead) {
-                    continue;
-                }
-                let Some(b) = w.page(buddy) else { continue };
-                if !b.PageBuddy() || b.buddy_order() != order {
-                    continue;
-                }
-                if order >= mm.geometry().pageblock_order {
-                    let (m1, m2) = (get_pageblock_migratetype(mm, pfn), get_pageblock_migratetype(mm, buddy));
-                    if let (Ok(m1), Ok(m2)) = (m1, m2) {
-                        // Different non-pcp types never merge; and isolated
-                        // pageblocks keep the pieces set_migratetype_isolate
-                        // split them into (split_large_buddy then
-                        // move_freepages_block, which moves without merging)
-                        // until undo_isolate_page_range frees them back.
-                        let blocked = (m1 != m2 && ((m1 as usize) >= MIGRATE_PCPTYPES || (m2 as usize) >= MIGRATE_PCPTYPES))
-                            || m1.is_isolate()
-                            || m2.is_isolate();
-                        if blocked {
-                            continue;
+            w.free_lists(&fa);
+            w.pcp_lists();
+            match st.as_deref_mut() {
+                Some(s) if touched => {
+                    let mut t = std::mem::take(&mut s.touched);
+                    // A section that changed state: all its pages count
+                    // anew (its sums from zero).
+                    let pps = mm.geometry().pages_per_section();
+                    for (nr, &now) in sections.iter().enumerate() {
+                        if s.sections[nr] != now {
+                            s.forget_section(nr, pps);
+                            t.extend(nr as u64 * pps..(nr as u64 + 1) * pps);
                         }
                     }
+                    w.touched_pages(&t, &mut sums, &mut cand, s);
+                    s.touched = t;
                 }
-                w.report("B1", Some(pfn), format!("free order-{order} buddies {pfn:#x} and {buddy:#x} were not merged"));
-            }
-
-            // pcp lists (P1-P3, P5, H1).
-            for (cpu, pcp) in zone.pcp.iter().enumerate() {
-                let mut pages = 0u64;
-                for pindex in 0..NR_PCP_LISTS {
-                    let (h, t) = pcp.lists[pindex].raw();
-                    let order = pindex_to_order(pindex, mm.geometry().pageblock_order);
-                    let lmt = pindex_to_mt(pindex);
-                    let name = format!("cpu{cpu} pcp list {pindex} (order {order})");
-                    for pfn in w.walk_list("P3", &name, h, t) {
-                        let Some(p) = w.page(pfn) else { continue };
-                        let rc = page_count(p);
-                        if rc < 0 {
-                            w.report("R4", Some(pfn), format!("refcount {rc} on a pcp page: a put on a free page (double free)"));
-                        } else if rc != 0 {
-                            w.report("P2", Some(pfn), format!("pcp page has refcount {rc} (a reference to a free page, R1)"));
-                        }
-                        if let Some(t) = p.page_type() {
-                            w.report("P2", Some(pfn), format!("pcp page has page type {t:?}"));
-                        }
-                        if p.PageHWPoison() {
-                            w.report("H1", Some(pfn), format!("PG_hwpoison page on {name}"));
-                        }
-                        let idx = p.pcp_migratetype() as usize;
-                        if idx >= MIGRATE_PCPTYPES || (order <= crate::PAGE_ALLOC_COSTLY_ORDER && idx != lmt) {
-                            w.report("P2", Some(pfn), format!("cached migratetype {idx} does not match {name}"));
-                        }
-                        if pfn & ((1 << order) - 1) != 0 {
-                            w.report("P2", Some(pfn), format!("order-{order} pcp block not aligned"));
-                        }
-                        if pcp.high() != 0 && get_pageblock_migratetype(mm, pfn) == Ok(MigrateType::Isolate) {
-                            w.report("P5", Some(pfn), format!("page of an isolated pageblock stays on {name}"));
-                        }
-                        pages += 1 << order;
-                        w.mark(pfn, order, Seen::Pcp);
-                    }
-                }
-                let count = pcp.count_hint() as u64;
-                if pages != count {
-                    w.report("P1", None, format!("cpu{cpu} pcp count is {count} but its lists hold {pages} pages"));
-                }
-                if pcp.high() == 0 && pages > 0 {
-                    w.report("P5", None, format!("cpu{cpu} pcp is disabled (high 0) yet holds {pages} pages"));
-                }
-            }
-
-            // Every pfn of every online section (A2, B2, R1, R3, R4).
-            for nr in 0..mm.max_sections() as u64 {
-                let blk = &self.blocks[nr as usize];
-                poison_total += blk.nr_hwpoison();
-                if mm.section_state_nr(nr) != Ok(SectionState::Online) {
-                    continue;
-                }
-                online_pages += mm.geometry().pages_per_section() as i64;
-                let base = nr * mm.geometry().pages_per_section();
-                let vm = blk.nr_vmemmap_pages() as u64;
-                expect_managed += (mm.geometry().pages_per_section() - vm) as i64;
-                let mut b = base;
-                while b < base + mm.geometry().pages_per_section() {
-                    if get_pageblock_migratetype(mm, b) == Ok(MigrateType::Isolate) {
-                        isolate_blocks += 1;
-                    }
-                    b += mm.geometry().pageblock_nr_pages();
-                }
-                let mut flagged = 0i64;
-                let Some(pages) = mm.online_section_pages(base) else { continue };
-                for (pfn, p) in (base..).zip(pages) {
-                    let rc = page_count(p);
-                    if p.PageHWPoison() {
-                        flagged += 1;
-                    }
-                    if p.PageHWPoison() || p.PageHWPoisonHeld() || p.PageHWPoisonTakenOff() {
-                        poison_pfns.push(pfn);
-                    }
-                    if p.PageOffline() {
-                        // Held by a balloon driver: not managed.
-                        expect_managed -= 1;
-                        offline_pfns.push(pfn);
-                    }
-                    if pfn < base + vm {
-                        // Refcount 1 is the altmap's; a speculative reference
-                        // (a pfn walker, soft offline's grab) may sit on top.
-                        if !p.PageReserved() || rc < 1 || w.seen[pfn as usize] != Seen::None {
-                            w.report("M2", Some(pfn), format!("vmemmap page not Reserved/referenced/off the lists: {}", p.dump(pfn)));
-                        }
-                        continue;
-                    }
-                    match w.seen[pfn as usize] {
-                        Seen::BuddyHead => {}
-                        Seen::Pcp => {}
-                        Seen::BuddyTail | Seen::PcpTail => {
-                            if p.PageBuddy() {
-                                w.report("B1", Some(pfn), "PageBuddy head nested inside a larger free block".into());
-                            }
-                            if rc < 0 {
-                                w.report("R4", Some(pfn), format!("refcount {rc} inside a free block"));
-                            } else if rc != 0 {
-                                w.report("R1", Some(pfn), format!("refcount {rc} on a page inside a free block"));
-                            }
-                            if p.PageHWPoison() {
-                                w.report("H1", Some(pfn), "PG_hwpoison page inside a free block".into());
-                            }
-                        }
-                        Seen::None => {
-                            if p.PageBuddy() {
-                                w.report("B2", Some(pfn), format!("PageBuddy page on no free list ({})", p.dump(pfn)));
-                            } else if rc < 0 {
-                                w.report("R4", Some(pfn), format!("refcount {rc}: a put on a page without a reference"));
-                            } else if rc == 0 {
-                                w.check_unlisted_zero(pfn, p);
-                            } else if p.PageTail() {
-                                w.report("A2", Some(pfn), format!("tail page holds its own refcount {rc}"));
-                            }
-                        }
-                    }
-                }
-                if flagged != blk.nr_hwpoison() {
-                    w.report("H5", Some(base), format!("block {nr} counts {} hwpoisoned pages but {flagged} carry PG_hwpoison", blk.nr_hwpoison()));
-                }
+                s => w.all_pages(&mut sums, &mut cand, s),
             }
         });
-        if isolate_blocks != fa.nr_isolate_pageblock {
-            w.report("I1", None, format!("nr_isolate_pageblock is {} but {isolate_blocks} pageblocks are ISOLATE", fa.nr_isolate_pageblock));
+        if sums.isolate_blocks != fa.nr_isolate_pageblock {
+            w.report("I1", None, format!("nr_isolate_pageblock is {} but {} pageblocks are ISOLATE", fa.nr_isolate_pageblock, sums.isolate_blocks));
         }
         let np = self.num_poisoned_pages();
-        if np != poison_total {
-            w.report("H5", None, format!("num_poisoned_pages is {np} but the blocks count {poison_total}"));
+        if np != sums.poison_total {
+            w.report("H5", None, format!("num_poisoned_pages is {np} but the blocks count {}", sums.poison_total));
         }
         let present = zone.present_pages.load(Ordering::Relaxed);
         let managed = zone.managed_pages.load(Ordering::Relaxed);
-        if present != online_pages {
-            w.report("A2", None, format!("present_pages is {present} but online sections hold {online_pages} pages"));
+        if present != sums.online_pages {
+            w.report("A2", None, format!("present_pages is {present} but online sections hold {} pages", sums.online_pages));
         }
-        if managed != expect_managed {
-            w.report("A2", None, format!("managed_pages is {managed} but online sections manage {expect_managed} pages (less vmemmap and PageOffline)"));
+        if managed != sums.expect_managed {
+            w.report("A2", None, format!("managed_pages is {managed} but online sections manage {} pages (less vmemmap and PageOffline)", sums.expect_managed));
         }
-        self.check_hwpoison(&poison_pfns, &mut |id, pfn, msg| w.report(id, pfn, msg));
+        self.check_hwpoison(&cand.poison, &mut |id, pfn, msg| w.report(id, pfn, msg));
         self.check_hugetlb(&huge, &mut |id, pfn, msg| w.report(id, pfn, msg));
         drop(huge);
         drop(fa);
         drop(pcp_guards);
-        // User mappings (MG2): taken after the allocator locks are dropped,
-        // still under mem_hotplug_lock so sections cannot change.
-        w.check_user_mappings();
-        self.check_folios(&mut |id, pfn, msg| w.report(id, pfn, msg));
-        self.check_balloons(&offline_pfns, &mut |id, pfn, msg| w.report(id, pfn, msg));
+        // User mappings (MG2) and folios: taken after the allocator locks
+        // are dropped, still under mem_hotplug_lock so sections cannot
+        // change.
+        match st.as_deref_mut() {
+            Some(s) if touched => {
+                let maps = {
+                    let pt = self.aspace.ptl.lock();
+                    pages::touched_mappings(&pt, &s.vpns, &s.visit, |pfn| mm.observe_online_page(pfn).ok().map(|p| p.owner()))
+                };
+                w.user_mappings(&maps);
+                let (vpns, visit) = (std::mem::take(&mut s.vpns), std::mem::take(&mut s.visit));
+                self.check_folios_touched(s, &vpns, &visit, &mut |id, pfn, msg| w.report(id, pfn, msg));
+                (s.vpns, s.visit) = (vpns, visit);
+                s.incremental_checks += 1;
+            }
+            s => {
+                w.user_mappings(&self.user_mappings());
+                let counted = s.is_some();
+                self.check_folios(s, &mut |id, pfn, msg| w.report(id, pfn, msg));
+                if counted {
+                    if let Some(s) = st.as_deref_mut() {
+                        s.full_checks += 1;
+                    }
+                }
+            }
+        }
+        self.check_balloons(&cand.offline, &mut |id, pfn, msg| w.report(id, pfn, msg));
         for v in self.violations.snapshot().iter() {
             w.report(v.id, v.pfn, v.msg.clone());
         }
-        if w.dropped > 0 {
-            let n = w.dropped;
-            w.out.push(Violation { id: "A2", pfn: None, msg: format!("... and {n} more violations not listed") });
-        }
-        w.out
-    }
-}
-
-impl<F: FreePath> Walk<'_, F> {
-    /// MG2: every present pte maps a live page carrying its owner tag and
-    /// (with the frame store) its bytes.
-    fn check_user_mappings(&mut self) {
-        for (vpn, pfn) in self.sys.user_mappings() {
-            let Some(p) = self.page(pfn) else {
-                self.report("MG2", Some(pfn), format!("vpn {vpn} maps a pfn that is not online"));
-                continue;
-            };
-            // A PTE-mapped THP subpage is referenced through its head.
-            let rc = p.compound_head_pfn().and_then(|h| self.page(h)).map_or(page_count(p), page_count);
-            if rc < 1 || p.page_mapcount() != 1 || p.PageBuddy() {
-                self.report("MG2", Some(pfn), format!("vpn {vpn} maps a page that is not in use: {}", p.dump(pfn)));
-                continue;
+        if let Some(s) = st {
+            // The checker's own lookups are not the ops': forget them.
+            if let Some(t) = mm.touched() {
+                t.clear();
             }
-            match self.sys.verify_user_page_with(vpn, false) {
-                Ok(Some(true)) | Ok(None) => {}
-                Ok(Some(false)) => self.report("MG2", Some(pfn), format!("vpn {vpn}: contents or owner tag lost")),
-                Err(e) => self.report("MG2", Some(pfn), format!("vpn {vpn}: {e}")),
-            }
+            let mut scratch = std::mem::take(&mut s.vpns);
+            self.aspace.ptl.lock().drain_touched(&mut scratch);
+            scratch.clear();
+            s.vpns = scratch;
+            s.sections = sections;
+            s.primed = true;
         }
-    }
-
-    /// A page at refcount 0 on no list: legitimate only as a tail of a live
-    /// compound page, a leaked hwpoison page (H2) or a PageOffline page.
-    fn check_unlisted_zero(&mut self, pfn: Pfn, p: &Page) {
-        if let Some(head) = p.compound_head_pfn() {
-            let live = self.page(head).is_some_and(|h| {
-                h.PageHead()
-                    && (page_count(h) > 0 || crate::hugetlb::state::folio_is_free_hugetlb(h))
-                    && pfn < head + (1u64 << h.compound_order())
-            });
-            if !live {
-                self.report("A2", Some(pfn), format!("tail of compound head {head:#x}, which is not a live compound page"));
-            }
-        } else if p.PageHWPoison() || p.PageOffline() || p.PageHWPoisonTakenOff() || crate::hugetlb::state::folio_is_free_hugetlb(p) {
-            // Leaked/taken-off poisoned page (H2), a balloon page, or a
-            // folio on the hugetlb freelist (HR3): owned outside the allocator.
-        } else {
-            self.report(
-                "A2",
-                Some(pfn),
-                "refcount 0 but on no free list: leaked by the free path, or frozen and never unfrozen (R3)".into(),
-            );
-        }
+        w.finish()
     }
 }
 
@@ -479,6 +239,9 @@ mod tests {
     //! Each test corrupts the state on purpose and asserts that the right
     //! violation id comes back: a checker that cannot fail is a defect.
     use super::*;
+    use crate::pageblock::MigrateType;
+    use crate::sync::plain::Ordering;
+    use crate::Pfn;
     use crate::page_ref::{page_ref_freeze, set_page_count};
     use crate::{Config, Landed};
     use crate::geometry::Geometry;
@@ -553,6 +316,37 @@ mod tests {
         set_page_count(s.pfn_to_page(head).unwrap(), 0);
         set_page_count(s.pfn_to_page(head + 5).unwrap(), 1);
         expect(&s, "R1", Some(head + 5));
+    }
+
+    /// The incremental check sees a corruption through the touched set and
+    /// only through it; the full walk sees it regardless. (A corruption
+    /// nothing marked is what the harness's periodic full walk is for.)
+    #[cfg(feature = "track-touched")]
+    #[test]
+    fn an_untouched_corruption_is_found_by_the_full_walk_only() {
+        let s = sys();
+        let mut st = CheckState::new();
+        let none: [&Cpu<'_, Landed>; 0] = [];
+        assert_eq!(ids(&s.check_incremental(&mut st, false, none)), Vec::<&str>::new());
+        assert_eq!(st.full_checks, 1, "the first check of a state is a full walk");
+        let head = {
+            let fa = s.zone().lock.lock();
+            fa.lists[X86.max_order as usize][MigrateType::Movable as usize].first().unwrap() as Pfn
+        };
+        // Through the accessor: the page is touched, the incremental check finds R1.
+        set_page_count(s.pfn_to_page(head + 5).unwrap(), 1);
+        let v = s.check_incremental(&mut st, false, none);
+        assert!(v.iter().any(|x| x.id == "R1" && x.pfn == Some(head + 5)), "{v:?}");
+        assert_eq!(st.incremental_checks, 1);
+        // Mend it, then corrupt another tail and forget that it was touched.
+        set_page_count(s.pfn_to_page(head + 5).unwrap(), 0);
+        assert_eq!(ids(&s.check_incremental(&mut st, false, none)), Vec::<&str>::new());
+        set_page_count(s.pfn_to_page(head + 9).unwrap(), 1);
+        s.memmap().touched().unwrap().clear();
+        assert_eq!(ids(&s.check_incremental(&mut st, false, none)), Vec::<&str>::new(), "nothing touched, nothing looked at");
+        let v = s.check_incremental(&mut st, true, none);
+        assert!(v.iter().any(|x| x.id == "R1" && x.pfn == Some(head + 9)), "{v:?}");
+        assert_eq!(st.full_checks, 2);
     }
 
     #[test]

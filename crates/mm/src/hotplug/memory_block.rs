@@ -55,6 +55,17 @@ pub struct MemoryBlock {
 }
 
 impl MemoryBlock {
+    /// A copy (a reset's image, [`crate::reset`]).
+    pub(crate) fn copy(&self) -> MemoryBlock {
+        MemoryBlock {
+            state: AtomicU8::new(self.state.load(Ordering::Relaxed)),
+            nr_hwpoison: AtomicI64::new(self.nr_hwpoison()),
+            nr_vmemmap_pages: AtomicU32::new(self.nr_vmemmap_pages()),
+            altmap_alloc: AtomicU32::new(self.altmap_alloc()),
+            memmap_poisoned: AtomicBool::new(self.memmap_poisoned.load(Ordering::Relaxed)),
+        }
+    }
+
     /// Current state.
     pub fn state(&self) -> BlockState {
         BlockState::from_u8(self.state.load(Ordering::Acquire))

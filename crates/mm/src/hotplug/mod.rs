@@ -162,6 +162,11 @@ impl<F: FreePath> System<F> {
     /// `memmap_on_memory` the block's first pages host its memmap.
     pub fn add_memory(&self, nr: u64, memmap_on_memory: bool) -> Result<()> {
         let _d = self.device_hotplug_lock.lock();
+        self.add_memory_locked(nr, memmap_on_memory)
+    }
+
+    /// `add_memory_resource` under `lock_device_hotplug` (held by the caller).
+    fn add_memory_locked(&self, nr: u64, memmap_on_memory: bool) -> Result<()> {
         let b = self.block(nr)?;
         if b.state() != BlockState::Removed {
             return Err(Error::SectionState { section: nr, what: "add_memory: block already present" });
@@ -183,9 +188,14 @@ impl<F: FreePath> System<F> {
     /// the block's altmap. With `Switch::AltmapErrorPathNull` (C12, fixed by
     /// f42ce5f087eb) it passes no altmap, so the vmemmap pages are taken
     /// for buddy pages and freed into the allocator before the memory goes.
+    /// All of it under one hold of `device_hotplug_lock`, as `add_memory()`
+    /// holds `lock_device_hotplug` across `add_memory_resource` and its
+    /// error path: no online of the half-added block can come between.
     pub fn add_memory_failing(&self, nr: u64, memmap_on_memory: bool) -> Result<()> {
-        self.add_memory(nr, memmap_on_memory)?;
         let _d = self.device_hotplug_lock.lock();
+        self.add_memory_locked(nr, memmap_on_memory)?;
+        // Where the lock used to be dropped (an online could come here).
+        crate::sync::preempt_point("add_memory_failing:added");
         let b = self.block(nr)?;
         let vm = b.nr_vmemmap_pages() as u64;
         let base = nr * self.geometry().pages_per_section();

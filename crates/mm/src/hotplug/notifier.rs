@@ -101,3 +101,10 @@ pub trait MemoryNotifier: Send + Sync {
     /// PageOffline page without an owner" rule.
     fn for_each_offline_page(&self, _ctx: &dyn NotifyCtx, _f: &mut dyn FnMut(Pfn)) {}
 }
+
+/// A notifier shows as its name (the chain in a machine's state dump).
+impl std::fmt::Debug for dyn MemoryNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -24,7 +24,7 @@ pub(crate) enum HugePte {
 }
 
 /// The hstate and its lists, guarded by `hugetlb_lock`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct HugetlbState {
     /// `nr_huge_pages`.
     pub(crate) nr: i64,

@@ -6,7 +6,7 @@
 //! `mf_mutex` is taken before any other lock of memory failure's paths.
 
 /// State guarded by `mf_mutex`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct MfState {
     /// A hardware (not software-injected) memory failure happened:
     /// unpoison is refused from then on.

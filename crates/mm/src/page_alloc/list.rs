@@ -122,6 +122,12 @@ impl ListHead {
         Some((pfn, p))
     }
 
+    /// A copy with the same head and tail (a reset's image).
+    pub(crate) fn copy(&self) -> ListHead {
+        let (head, tail) = self.raw();
+        ListHead { head: AtomicU32::new(head), tail: AtomicU32::new(tail) }
+    }
+
     /// Raw head/tail for the checker's walk (which must survive corruption).
     pub(crate) fn raw(&self) -> (u32, u32) {
         (self.head.load(Ordering::Relaxed), self.tail.load(Ordering::Relaxed))

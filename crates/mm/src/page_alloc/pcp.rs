@@ -98,6 +98,7 @@ pub fn pindex_to_mt(pindex: usize) -> usize {
 
 /// `struct per_cpu_pages`. Cache-line aligned so CPUs do not share lines.
 #[repr(C, align(128))]
+#[derive(Debug)]
 pub struct PerCpuPages {
     busy: AtomicBool,
     remote_wants: AtomicBool,
@@ -127,6 +128,23 @@ impl PerCpuPages {
             batch: AtomicU32::new(batch),
             free_factor: AtomicU32::new(0),
             lists: std::array::from_fn(|_| ListHead::default()),
+            remote: Mutex::new(()),
+            claimed: AtomicBool::new(false),
+        }
+    }
+
+    /// A copy of a quiescent pcp (no lock held, no owner inside): the same
+    /// count, high, batch, free factor and lists, a new remote mutex, and
+    /// the slot unclaimed (a reset's image, [`crate::reset`]).
+    pub(crate) fn copy(&self) -> Self {
+        PerCpuPages {
+            busy: AtomicBool::new(false),
+            remote_wants: AtomicBool::new(false),
+            count: AtomicU32::new(self.count.load(plain::Ordering::Relaxed)),
+            high: AtomicU32::new(self.high.load(plain::Ordering::Relaxed)),
+            batch: AtomicU32::new(self.batch.load(plain::Ordering::Relaxed)),
+            free_factor: AtomicU32::new(self.free_factor.load(plain::Ordering::Relaxed)),
+            lists: std::array::from_fn(|i| self.lists[i].copy()),
             remote: Mutex::new(()),
             claimed: AtomicBool::new(false),
         }
@@ -193,6 +211,34 @@ impl PerCpuPages {
             spin_wait(&mut spins);
         }
         PcpRemoteGuard { pcp: self, _g: g }
+    }
+
+    /// Take the remote side of every pcp lock in `pcps` (the checker, which
+    /// needs them all at once), in ascending CPU order, with one heavy
+    /// barrier for all: each pcp's Dekker pair is the same as in
+    /// [`PerCpuPages::remote_lock`] (its `remote_wants` store precedes the
+    /// barrier, its `busy` load follows it), so one barrier serves every
+    /// pair. Waiting for one owner while holding another pcp is safe: an
+    /// owner never waits for a remote of another CPU inside its section.
+    pub(crate) fn remote_lock_all(pcps: &[PerCpuPages]) -> Vec<PcpRemoteGuard<'_>> {
+        let held: Vec<_> = pcps
+            .iter()
+            .map(|pcp| {
+                let g = pcp.remote.lock();
+                pcp.remote_wants.store(true, Ordering::Relaxed);
+                (pcp, g)
+            })
+            .collect();
+        asymmetric_heavy_barrier();
+        held.into_iter()
+            .map(|(pcp, g)| {
+                let mut spins = 0;
+                while pcp.busy.load(Ordering::Acquire) {
+                    spin_wait(&mut spins);
+                }
+                PcpRemoteGuard { pcp, _g: g }
+            })
+            .collect()
     }
 }
 

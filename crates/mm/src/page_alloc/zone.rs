@@ -18,6 +18,7 @@ use crate::sync::Mutex;
 use crate::geometry::NR_PAGE_ORDERS;
 
 /// `struct free_area` for every order, guarded by zone->lock.
+#[derive(Debug)]
 pub(crate) struct FreeArea {
     /// `free_area[order].free_list[mt]`.
     pub(crate) lists: [[ListHead; MIGRATE_TYPES]; NR_PAGE_ORDERS],
@@ -37,6 +38,29 @@ impl Default for FreeArea {
     }
 }
 
+impl FreeArea {
+    /// A copy (a reset's image).
+    pub(crate) fn copy(&self) -> FreeArea {
+        FreeArea {
+            lists: std::array::from_fn(|o| std::array::from_fn(|m| self.lists[o][m].copy())),
+            nr_free: self.nr_free,
+            nr_isolate_pageblock: self.nr_isolate_pageblock,
+        }
+    }
+}
+
+/// A zone's state as plain values, without its locks: what a reset
+/// ([`crate::reset`]) builds the zone again from.
+pub(crate) struct ZoneImage {
+    free: FreeArea,
+    pcp: Box<[PerCpuPages]>,
+    nr_free_pages: i64,
+    managed_pages: i64,
+    present_pages: i64,
+    settings: PcpSettings,
+    hwpoison_order0_only: bool,
+}
+
 /// pcp high/batch as configured (`zone->pageset_high`, `pageset_batch`);
 /// guarded by `pcp_batch_high_lock`.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +70,7 @@ pub(crate) struct PcpSettings {
 }
 
 /// `struct zone` (one zone per system: ZONE_NORMAL).
+#[derive(Debug)]
 pub struct Zone {
     /// zone->lock and what it guards.
     pub(crate) lock: Mutex<FreeArea>,
@@ -104,6 +129,34 @@ impl Zone {
             pcp_batch_high_lock: Mutex::new(PcpSettings { high, batch }),
             pcpu_drain_mutex: Mutex::new(()),
             hwpoison_order0_only,
+        }
+    }
+
+    /// The zone's state (quiescent: no CPU inside an alloc or free).
+    pub(crate) fn image(&self) -> ZoneImage {
+        ZoneImage {
+            free: self.lock.lock().copy(),
+            pcp: self.pcp.iter().map(PerCpuPages::copy).collect(),
+            nr_free_pages: self.nr_free_pages.load(Ordering::Relaxed),
+            managed_pages: self.managed_pages.load(Ordering::Relaxed),
+            present_pages: self.present_pages.load(Ordering::Relaxed),
+            settings: *self.pcp_batch_high_lock.lock(),
+            hwpoison_order0_only: self.hwpoison_order0_only,
+        }
+    }
+
+    /// A zone in the state of `img`, with new (unlocked) locks; takes no
+    /// lock, so it also runs outside a shuttle execution.
+    pub(crate) fn from_image(img: &ZoneImage) -> Zone {
+        Zone {
+            lock: Mutex::new(img.free.copy()),
+            pcp: img.pcp.iter().map(PerCpuPages::copy).collect(),
+            nr_free_pages: AtomicI64::new(img.nr_free_pages),
+            managed_pages: AtomicI64::new(img.managed_pages),
+            present_pages: AtomicI64::new(img.present_pages),
+            pcp_batch_high_lock: Mutex::new(img.settings),
+            pcpu_drain_mutex: Mutex::new(()),
+            hwpoison_order0_only: img.hwpoison_order0_only,
         }
     }
 

@@ -14,7 +14,7 @@
 
 use super::{err, skip, Answer, Step};
 use crate::harness::actor::{pick, Actor};
-use crate::ops::{Op, OpResult as R, Resolved};
+use crate::ops::{Op, OpError, OpResult as R, Resolved};
 use mm::hotplug::memory_block::BlockState;
 use mm::page_alloc::FreePath;
 use mm::page_isolation::IsolFlags;
@@ -38,7 +38,7 @@ impl<F: FreePath> Actor<'_, F> {
                         sys.drain_all_pages();
                         (R::Ok, false)
                     }
-                    Err(x) => (R::Err(format!("{x:?}")), false),
+                    Err(x) => (R::Err(OpError::Isolate(x)), false),
                 }
             }
             Op::UndoIsolate { i } => {
@@ -53,7 +53,7 @@ impl<F: FreePath> Actor<'_, F> {
                 st.resolved(Resolved::TestIsolated { start, end });
                 match sys.zone().test_pages_isolated(mm, start, end, FLAGS) {
                     Ok(()) => (R::Ok, false),
-                    Err(p) => (R::Err(format!("pfn {p:#x} is not isolated")), false),
+                    Err(p) => (R::Err(OpError::NotIsolated(p)), false),
                 }
             }
             Op::Online { block } => {

@@ -21,7 +21,7 @@
 //! changes any state, unless it skips. Lock order: as [`super::actor`].
 
 use super::actor::Actor;
-use crate::ops::{Op, OpResult, Resolved};
+use crate::ops::{Op, OpError, OpResult, Resolved};
 use mm::page_alloc::FreePath;
 
 mod drivers;
@@ -65,7 +65,7 @@ fn skip(why: &'static str) -> Answer {
 }
 
 fn err(e: mm::Error) -> OpResult {
-    OpResult::Err(e.to_string())
+    OpResult::Err(OpError::Mm(e))
 }
 
 impl<F: FreePath> Actor<'_, F> {

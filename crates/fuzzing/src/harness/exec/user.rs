@@ -13,7 +13,7 @@
 
 use super::{err, skip, Answer, Step};
 use crate::harness::actor::{pick, Actor};
-use crate::ops::{Op, OpResult as R, Resolved};
+use crate::ops::{Op, OpError, OpResult as R, Resolved};
 use mm::migrate::MigrateReason;
 use mm::page_alloc::FreePath;
 
@@ -76,7 +76,7 @@ impl<F: FreePath> Actor<'_, F> {
                         }
                         (dst.map_or(R::None, R::Pfn), false)
                     }
-                    Err(x) => (R::Err(format!("{x:?}")), false),
+                    Err(x) => (R::Err(OpError::Migrate(x)), false),
                 }
             }
             Op::Putback { i, .. } => {

@@ -23,7 +23,7 @@ impl<F: FreePath> Actor<'_, F> {
                 let Some((start, end)) = self.pb_range(block, pb, n) else { return skip("no online block") };
                 st.resolved(Resolved::Compact { cpu, start, end });
                 match self.cpu(cpu).compact_range(start, end) {
-                    Ok(r) => (R::Text(format!("{r:?}")), false),
+                    Ok(r) => (R::Compact(r), false),
                     Err(x) => (err(x), false),
                 }
             }
@@ -37,7 +37,7 @@ impl<F: FreePath> Actor<'_, F> {
                 let end = start + pb;
                 st.resolved(Resolved::CompactAt { cpu, start, end });
                 match self.cpu(cpu).compact_range(start, end) {
-                    Ok(r) => (R::Text(format!("{r:?}")), false),
+                    Ok(r) => (R::Compact(r), false),
                     Err(x) => (err(x), false),
                 }
             }
@@ -90,7 +90,7 @@ impl<F: FreePath> Actor<'_, F> {
             Op::DumpRead { pfn } => {
                 let pfn = self.any_pfn(pfn);
                 st.resolved(Resolved::DumpRead { pfn });
-                (sys.dump_tool_read(pfn).map_or_else(err, |d| R::Text(format!("{d:?}"))), false)
+                (sys.dump_tool_read(pfn).map_or_else(err, R::Dump), false)
             }
             Op::ValidZones { block } => {
                 let block = block as u64 % sys.config().max_sections as u64;
