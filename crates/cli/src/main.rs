@@ -8,6 +8,8 @@
 //!   their reproducers' verdicts.
 //! * `pagelab replay FILE...`, `pagelab fmt FILE`: run scenarios and raw
 //!   fuzz inputs with a verdict each, or print an input as a scenario;
+//! * `pagelab explore FILE`: search a concurrent scenario's interleavings
+//!   (context bounding or PCT) and save what it finds;
 //! * `pagelab fuzz`: fuzz campaigns over `fuzz/` (cargo +nightly fuzz), or
 //!   the harness on random inputs on stable.
 //!
@@ -22,6 +24,7 @@
 
 mod bugs;
 mod builds;
+mod explore;
 mod fuzz;
 mod info;
 mod out;
@@ -74,6 +77,10 @@ enum Cmd {
     Replay(replay::ReplayArgs),
     /// Print any input (scenario or raw fuzz input) as a scenario.
     Fmt(replay::FmtArgs),
+    /// Search a concurrent scenario's interleavings for a violation (every
+    /// schedule with at most K preemptions, or PCT), ignoring its schedule;
+    /// save each finding as a scenario.
+    Explore(explore::ExploreArgs),
     /// Fuzz campaigns (cargo +nightly fuzz): progress, time limit per target,
     /// minimized findings saved as scenarios; --bug ID measures time to detection.
     Fuzz(fuzz::FuzzArgs),
@@ -133,7 +140,7 @@ fn main() -> ExitCode {
         }
     };
 
-    if cfg!(feature = "shuttle") && !matches!(cli.cmd, Cmd::Bugs(_) | Cmd::Report(_) | Cmd::Replay(_) | Cmd::Fmt(_) | Cmd::Fuzz(_)) {
+    if cfg!(feature = "shuttle") && !matches!(cli.cmd, Cmd::Bugs(_) | Cmd::Report(_) | Cmd::Replay(_) | Cmd::Fmt(_) | Cmd::Fuzz(_) | Cmd::Explore(_)) {
         eprintln!(
             "pagelab: this binary was built with the `shuttle` feature, whose primitives only run inside \
              shuttle tests; build it without that feature"
@@ -149,6 +156,7 @@ fn main() -> ExitCode {
         Cmd::Replay(a) => replay::run(&a),
         Cmd::Fmt(a) => replay::fmt(&a),
         Cmd::Fuzz(a) => fuzz::run(&a),
+        Cmd::Explore(a) => explore::run(&a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,20 @@
 //! scheduling point each (shuttle's `raw_load`) while it holds the locks
 //! that make the walk see one instant.
 //!
+//! Scheduling points under shuttle, and what a scheduler learns of each
+//! (the explorer in the fuzzing crate preempts only at the first two kinds):
+//! * every access to a protocol atomic outside [`quiet_loads`]: a point on
+//!   *shared lock-free data* (refcounts, page flags, the mapcount/type
+//!   word, pcp counts and lock flags, pageblock migratetypes); the access
+//!   marks itself ([`shared_point::take`]) right before shuttle decides;
+//! * every [`preempt_point`]: a *named* point ([`preempt_label::take`]);
+//! * every lock, unlock, spawn, join and [`yield_point`]: a point a
+//!   scheduler sees without a mark. Another thread cannot observe the
+//!   difference between preempting there and preempting at the next
+//!   marked point of the same thread, except through the lock itself,
+//!   which serializes whatever it protects.
+//! * [`plain`] words and quiet loads: no point at all.
+//!
 //! Invariants: none of its own. Lock order: none of its own.
 
 /// Protocol atomics (see the module doc).
@@ -79,6 +93,14 @@ mod quiet_atomic {
         QUIET.with(|q| q.get())
     }
 
+    /// A scheduling point on shared lock-free data: mark it for the
+    /// scheduler, which decides right after (shuttle's atomics switch
+    /// before they access).
+    #[inline]
+    fn shared() {
+        super::shared_point::note();
+    }
+
     macro_rules! quiet_atomic {
         ($name:ident, $t:ty, $($rmw:ident),*) => {
             /// A shuttle atomic whose loads can be made quiet.
@@ -102,32 +124,38 @@ mod quiet_atomic {
                         // could have meant to see.
                         unsafe { self.0.raw_load() }
                     } else {
+                        shared();
                         self.0.load(order)
                     }
                 }
                 /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn store(&self, v: $t, order: Ordering) {
+                    shared();
                     self.0.store(v, order)
                 }
                 /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn swap(&self, v: $t, order: Ordering) -> $t {
+                    shared();
                     self.0.swap(v, order)
                 }
                 /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn compare_exchange(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
+                    shared();
                     self.0.compare_exchange(current, new, success, failure)
                 }
                 /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn compare_exchange_weak(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
+                    shared();
                     self.0.compare_exchange_weak(current, new, success, failure)
                 }
                 /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                 #[inline]
                 pub fn fetch_update(&self, set: Ordering, fetch: Ordering, f: impl FnMut($t) -> Option<$t>) -> Result<$t, $t> {
+                    shared();
                     self.0.fetch_update(set, fetch, f)
                 }
                 /// shuttle's `raw_load`: the value, without a scheduling point.
@@ -144,6 +172,7 @@ mod quiet_atomic {
                     /// As the shuttle atomic's (a scheduling point, unless quiet for a load).
                     #[inline]
                     pub fn $rmw(&self, v: $t, order: Ordering) -> $t {
+                        shared();
                         self.0.$rmw(v, order)
                     }
                 )*
@@ -249,6 +278,9 @@ pub fn yield_point() {
 pub fn preempt_point(label: &'static str) {
     #[cfg(feature = "shuttle")]
     {
+        for _ in 0..shared_point::extra() {
+            let _ = atomic::AtomicU8::new(0).load(atomic::Ordering::Relaxed);
+        }
         preempt_label::note(label);
         thread::yield_now();
     }
@@ -279,6 +311,45 @@ pub mod preempt_label {
     /// Take (and clear) the label noted by the last preemption point.
     pub fn take() -> Option<&'static str> {
         LAST.with(|l| l.take())
+    }
+}
+
+/// Whether the scheduling point the running task stands at is an access to
+/// shared lock-free data (a protocol atomic, see the module doc)
+/// (`--features shuttle` only). Like [`preempt_label`]: the access marks
+/// itself right before shuttle's switch, the scheduler takes the mark once
+/// in the decision that switch asks for.
+#[cfg(feature = "shuttle")]
+pub mod shared_point {
+    use std::cell::Cell;
+
+    thread_local! {
+        static AT: Cell<bool> = const { Cell::new(false) };
+        static EXTRA: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Called by a protocol atomic right before it switches.
+    #[inline]
+    pub(super) fn note() {
+        AT.with(|a| a.set(true));
+    }
+
+    /// Take (and clear) the mark.
+    #[inline]
+    pub fn take() -> bool {
+        AT.with(|a| a.replace(false))
+    }
+
+    /// Make every named preemption point pass `n` more scheduling points on
+    /// shared data first (loads of a fresh atomic), as a code change that
+    /// adds atomics would, on this OS thread until set back to 0. For the
+    /// test that a schedule anchored at named points survives such a change.
+    pub fn set_extra(n: u32) {
+        EXTRA.with(|e| e.set(n));
+    }
+
+    pub(super) fn extra() -> u32 {
+        EXTRA.with(|e| e.get())
     }
 }
 

@@ -20,7 +20,7 @@ use super::seq::{boot_model, run_checked, Run};
 use super::{finish, lock, machine, panic_message, Checking};
 use crate::ops::{Applied, Op};
 use crate::scenario::Scenario;
-use crate::sched::{CovSink, ReplayScheduler};
+use crate::sched::{CovSink, Plan};
 use mm::page_alloc::FreePath;
 use mm::system::System;
 use mm::violation::Violation;
@@ -90,10 +90,10 @@ pub(super) fn body<F: FreePath>(sc: &Scenario, sys: &Arc<System<F>>, run: &mut R
 /// A machine a run hands back to the cache.
 type Kept<F> = (machine::Held<F>, machine::Booted);
 
-/// Run a scenario (sequential or concurrent) as one shuttle execution.
-pub(super) fn run<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking) -> Outcome {
-    let sched = ReplayScheduler::new(&sc.schedule, cov);
-    let stats = sched.stats_handle();
+/// Run a scenario (sequential or concurrent) as one shuttle execution,
+/// under the scheduler `plan` names.
+pub(super) fn run<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking, plan: Plan) -> Outcome {
+    let (sched, stats) = plan.scheduler(&sc.schedule, cov);
     let sc_arc = Arc::new(sc.clone());
     let trace: Arc<StdMutex<Vec<TraceLine>>> = Arc::new(StdMutex::new(Vec::new()));
     let out: Arc<StdMutex<Option<Outcome>>> = Arc::new(StdMutex::new(None));
@@ -145,5 +145,6 @@ pub(super) fn run<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Ch
             format!("{kind} preemption at choice point {}: {from}{at} -> T{}", t.step, t.to)
         })
         .collect();
+    o.sched = st;
     o
 }

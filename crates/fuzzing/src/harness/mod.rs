@@ -89,11 +89,12 @@ impl Default for Checking {
     }
 }
 
-/// Run a scenario with free path `F`.
-fn run_with<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking) -> Outcome {
+/// Run a scenario with free path `F` (under shuttle: with the scheduler
+/// `plan` names; the default build has only the scenario's own schedule).
+fn run_with<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking, plan: Plan) -> Outcome {
     #[cfg(not(feature = "shuttle"))]
     {
-        let _ = cov;
+        let _ = (cov, plan);
         if sc.is_concurrent() {
             return Outcome::skipped(format!("a concurrent scenario ({} threads): needs the shuttle build (--features shuttle)", sc.threads.len()));
         }
@@ -120,8 +121,21 @@ fn run_with<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Checking
     }
     #[cfg(feature = "shuttle")]
     {
-        conc::run::<F>(sc, cov, checking)
+        conc::run::<F>(sc, cov, checking, plan)
     }
+}
+
+/// The scheduler of a run: the shuttle build's [`crate::sched::Plan`].
+#[cfg(feature = "shuttle")]
+pub type Plan = crate::sched::Plan;
+/// The scheduler of a run (the default build has no other than the
+/// scenario's own schedule).
+#[cfg(not(feature = "shuttle"))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Plan {
+    /// The scenario's own schedule.
+    #[default]
+    Replay,
 }
 /// Run `f::<F>()` for the free path named `name` (a [`mm::design::FREE_PATHS`] name).
 macro_rules! with_free_path {
@@ -148,18 +162,23 @@ pub fn run(sc: &Scenario) -> Outcome {
 
 /// Run a scenario, reporting interleaving coverage to `cov`.
 pub fn run_cov(sc: &Scenario, cov: Option<CovSink>) -> Outcome {
-    run_opts(sc, cov, Checking::default())
+    run_opts(sc, cov, Checking::default(), Plan::Replay)
 }
 
 /// Run a scenario checking as `checking` says.
 pub fn run_checking(sc: &Scenario, checking: Checking) -> Outcome {
-    run_opts(sc, None, checking)
+    run_opts(sc, None, checking, Plan::Replay)
 }
 
-fn run_opts(sc: &Scenario, cov: Option<CovSink>, checking: Checking) -> Outcome {
+/// Run a scenario under the scheduler `plan` names (`pagelab explore`).
+pub fn run_plan(sc: &Scenario, plan: Plan) -> Outcome {
+    run_opts(sc, None, Checking::default(), plan)
+}
+
+fn run_opts(sc: &Scenario, cov: Option<CovSink>, checking: Checking, plan: Plan) -> Outcome {
     if let Err(e) = sc.validate() {
         return Outcome { error: Some(format!("invalid scenario: {e}")), ..Outcome::default() };
     }
-    with_free_path!(sc.free_path.as_str(), run_with(sc, cov, checking))
+    with_free_path!(sc.free_path.as_str(), run_with(sc, cov, checking, plan))
 }
 

@@ -72,6 +72,10 @@ pub struct Outcome {
     pub work: Work,
     /// The preemptions taken, in words (concurrent runs).
     pub preemptions: Vec<String>,
+    /// What the scheduler saw and did (shuttle build; never part of a
+    /// verdict or a fingerprint).
+    #[cfg(feature = "shuttle")]
+    pub sched: crate::sched::RunStats,
 }
 
 impl Outcome {

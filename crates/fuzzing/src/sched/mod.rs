@@ -3,7 +3,18 @@
 //!
 //! * `replay` ([`ReplayScheduler`]): follows a scenario's `schedule:` (named and step
 //!   preemptions) — concurrent scenarios, `pagelab replay`, the `conc`
-//!   fuzz target.
+//!   fuzz target, and each schedule `pagelab explore` tries; optionally it
+//!   records the run's preemptible points ([`Point`]);
+//! * `pct` ([`PctScheduler`]): probabilistic concurrency testing
+//!   (Burckhardt et al., ASPLOS 2010) over the same points.
+//!
+//! A *preemptible point* is a decision where the running task could go
+//! on but another task is runnable, and the running task stands at a
+//! named preemption point or at an access to shared lock-free data
+//! ([`mm::sync::shared_point`]); those are the only places the explorer
+//! preempts. Lock operations, spawns and joins are not: between two marked
+//! points of one task, a preemption at any of them is observed by the
+//! other tasks only through the lock, which serializes it anyway.
 //!
 //! Shared here: the no-preemption policy every scheduler falls back on,
 //! and the interleaving-coverage sites (the op each task runs, combined
@@ -21,9 +32,74 @@
 use shuttle::scheduler::{Task, TaskId};
 use std::sync::Arc;
 
+mod pct;
 mod replay;
 
+pub use pct::{Pct, PctScheduler};
 pub use replay::{ReplayScheduler, RunStats, Taken};
+
+/// Which scheduler a concurrent run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Plan {
+    /// [`ReplayScheduler`] on the scenario's schedule.
+    #[default]
+    Replay,
+    /// The same, recording the preemptible points ([`ReplayScheduler::recording`]).
+    Record,
+    /// [`PctScheduler`]; the scenario's schedule is ignored.
+    Pct(Pct),
+}
+
+impl Plan {
+    /// The scheduler for a run of `schedule`, and where its stats appear.
+    pub fn scheduler(&self, schedule: &crate::scenario::Schedule, cov: Option<CovSink>) -> (Box<dyn shuttle::scheduler::Scheduler + Send>, Arc<std::sync::Mutex<RunStats>>) {
+        match self {
+            Plan::Replay | Plan::Record => {
+                let mut s = ReplayScheduler::new(schedule, cov);
+                if *self == Plan::Record {
+                    s = s.recording();
+                }
+                let h = s.stats_handle();
+                (Box::new(s), h)
+            }
+            Plan::Pct(p) => {
+                let s = PctScheduler::new(*p);
+                let h = s.stats_handle();
+                (Box::new(s), h)
+            }
+        }
+    }
+}
+
+/// One preemptible point of a run (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    /// Its choice point index (what a step preemption names).
+    pub step: u32,
+    /// The task that stands there.
+    pub task: usize,
+    /// The named point it stands at, with its pass count; None: an access
+    /// to shared lock-free data.
+    pub at: Option<(&'static str, u32)>,
+    /// The other runnable tasks, as a bit mask of task ids.
+    pub alts: u64,
+}
+
+/// Is this decision a preemptible point (see the module doc)? The other
+/// runnable tasks as a bit mask, if it is.
+pub(crate) fn preemptible(runnable: &[&Task], current: Option<TaskId>, is_yielding: bool, at_named: bool, shared: bool) -> Option<u64> {
+    let cur = current.filter(|c| runnable.iter().any(|t| t.id() == *c))?;
+    if runnable.len() < 2 || !(at_named || (shared && !is_yielding)) {
+        return None;
+    }
+    Some(runnable.iter().map(|t| usize::from(t.id())).filter(|&id| id != usize::from(cur) && id < 64).fold(0u64, |m, id| m | 1 << id))
+}
+
+/// A running hash of the tasks chosen at each decision: equal for two
+/// runs exactly when they are the same interleaving.
+pub(crate) fn mix_choice(h: u64, chosen: usize) -> u64 {
+    (h ^ chosen as u64).wrapping_add(0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9).rotate_left(27)
+}
 
 /// Size of the interleaving-coverage map.
 pub const COV_SIZE: usize = 4096;

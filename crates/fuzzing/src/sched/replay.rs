@@ -20,12 +20,18 @@
 //! ([`super::note_op`]) combined with the named point it stands at, if any. The
 //! `conc` fuzz target feeds it to libFuzzer as extra counters.
 //!
+//! Recording ([`ReplayScheduler::recording`]): the run's preemptible
+//! points ([`super::Point`]) go into its [`RunStats`], and a taken
+//! preemption whose target blocks at once, before it touches shared data
+//! (a lock the preempted task holds), is counted as *futile*: that run is
+//! the same as the one without it, up to when the blocked task retries.
+//!
 //! Invariants: a choice is always a member of the runnable set; `next_u64`
 //! is constant (0), so nothing but the schedule decides. Lock order: none;
 //! the std mutex of the stats handle is only taken inside a decision and
 //! after the run.
 
-use super::{hash_str, no_preemption, op_site, CovSink, COV_SIZE};
+use super::{hash_str, mix_choice, no_preemption, op_site, preemptible, CovSink, Point, COV_SIZE};
 use crate::scenario::{NamedPreempt, Schedule as ScSchedule, StepPreempt};
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use std::collections::HashMap;
@@ -49,6 +55,12 @@ pub struct RunStats {
     pub decisions: u64,
     pub choice_points: u32,
     pub taken: Vec<Taken>,
+    /// The preemptible points, in order (recording runs only).
+    pub points: Vec<Point>,
+    /// [`super::mix_choice`] over every decision: the interleaving's identity.
+    pub interleaving: u64,
+    /// Taken preemptions whose target blocked at once (see the module doc).
+    pub futile: Vec<u32>,
 }
 
 /// The scheduler (see the module doc).
@@ -61,6 +73,12 @@ pub struct ReplayScheduler {
     choice: u32,
     started: bool,
     prev_site: u32,
+    record: bool,
+    /// The target of the preemption taken at the previous decision, and its
+    /// step, when the target was left standing at a lock, spawn or join.
+    just_switched: Option<(usize, u32)>,
+    /// Per task: was it left at a marked point (named or shared data)?
+    left_at_marked: Vec<Option<bool>>,
     cov: Option<CovSink>,
     stats: RunStats,
     handle: Arc<StdMutex<RunStats>>,
@@ -85,10 +103,19 @@ impl ReplayScheduler {
             choice: 0,
             started: false,
             prev_site: 0,
+            record: false,
+            just_switched: None,
+            left_at_marked: Vec::new(),
             cov,
             stats: RunStats::default(),
             handle: Arc::new(StdMutex::new(RunStats::default())),
         }
+    }
+
+    /// Record the run's preemptible points and futile preemptions.
+    pub fn recording(mut self) -> Self {
+        self.record = true;
+        self
     }
 
     /// Where the stats are published when the run ends (or the scheduler
@@ -110,12 +137,20 @@ impl Scheduler for ReplayScheduler {
         }
         self.started = true;
         let _ = mm::sync::preempt_label::take();
+        let _ = mm::sync::shared_point::take();
         Some(Schedule::new(0))
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
         let label = mm::sync::preempt_label::take();
+        let shared = mm::sync::shared_point::take();
         self.stats.decisions += 1;
+        if let Some((t, step)) = self.just_switched.take() {
+            let blocked = current.is_some_and(|c| usize::from(c) == t && !runnable.iter().any(|r| r.id() == c));
+            if blocked && label.is_none() && !shared {
+                self.stats.futile.push(step);
+            }
+        }
         let cur = current.map(usize::from);
         let nth = match (cur, label) {
             (Some(c), Some(l)) => {
@@ -157,7 +192,25 @@ impl Scheduler for ReplayScheduler {
                 }
             }
         }
+        if self.record && is_choice {
+            if let (Some(c), Some(alts)) = (cur, preemptible(runnable, current, is_yielding, label.is_some(), shared)) {
+                self.stats.points.push(Point { step, task: c, at: label.map(|l| (l, nth)), alts });
+            }
+        }
+        if let Some(t) = pick {
+            let t = usize::from(t);
+            if self.left_at_marked.get(t).copied().flatten() == Some(false) {
+                self.just_switched = Some((t, step));
+            }
+        }
         let chosen = pick.unwrap_or_else(|| no_preemption(runnable, current, is_yielding, label.is_some()));
+        if let Some(c) = cur.filter(|&c| c != usize::from(chosen)) {
+            if self.left_at_marked.len() <= c {
+                self.left_at_marked.resize(c + 1, None);
+            }
+            self.left_at_marked[c] = Some(label.is_some() || shared);
+        }
+        self.stats.interleaving = mix_choice(self.stats.interleaving, usize::from(chosen));
         if is_choice {
             if let Some(cov) = &self.cov {
                 let site = cur.map_or(0, op_site) ^ label.map_or(0, hash_str).rotate_left(7);
