@@ -12,9 +12,12 @@
 //! runs in a shuttle build of this binary, as `bugs --check` does.
 //!
 //! The design under test is passed to the targets as `PAGELAB_BUG`, never
-//! through the fuzz bytes. A `--bug` campaign starts from an empty corpus
-//! (a scratch directory, `fuzz/corpus-bug/<target>-<id>`, emptied first; no
-//! seeds), so its time to detection measures the fuzzer, not the seeds;
+//! through the fuzz bytes. A `--bug` campaign starts from a scratch corpus
+//! (`fuzz/corpus-bug/<target>-<id>`, emptied first) holding the project's
+//! seeds of the target (`corpus/<target>/`: schedule-less situations on the
+//! landed design) except the bug's own race seed, so its time to detection
+//! measures the fuzzer from the starting points a user would write;
+//! `--trials N` runs N such campaigns with seeds 1..N (see `trials`);
 //! its default target is the form of the first bug reproducer in
 //! `corpus/scenarios/` by file name (`conc` when that is a concurrent
 //! scenario, else `seq`; `conc` for a race without one; a bug with both
@@ -22,6 +25,8 @@
 //! times more inputs per second). A finding detects the bug when any of its
 //! violations is one of [`fuzzing::bugs::Bug::detected_by`]: the registered
 //! invariant, or one the same mechanism breaks first.
+
+mod trials;
 
 use crate::out::emit;
 use crate::Failure;
@@ -75,6 +80,17 @@ pub(crate) struct FuzzArgs {
     /// debug assertions: about 7x slower) instead of `-O -s none`.
     #[arg(long)]
     asan: bool,
+    /// Time to bug: N independent campaigns (seeds 1..N) per bug of --bug
+    /// or --bugs, and a table of trials that found it, median and
+    /// restricted-mean time to detection (written to --report).
+    #[arg(long, default_value_t = 1)]
+    trials: u32,
+    /// The bugs of a time-to-bug measurement: ids, comma separated, or `all`.
+    #[arg(long, value_delimiter = ',', conflicts_with = "bug")]
+    bugs: Vec<String>,
+    /// Where a time-to-bug measurement writes time-to-bug.{md,json,svg}.
+    #[arg(long, value_name = "DIR", default_value = "target/time-to-bug")]
+    report: PathBuf,
 }
 
 fn nightly_available() -> bool {
@@ -117,7 +133,7 @@ fn build_opts(target: &str, asan: bool) -> Vec<&'static str> {
 
 /// What one libFuzzer run reported.
 #[derive(Debug, Default, Clone)]
-struct Progress {
+pub(crate) struct Progress {
     execs: u64,
     exec_s: u64,
     cov: u64,
@@ -393,7 +409,7 @@ fn random_conc(rng: &mut Rng, c: &Campaign) -> fuzzing::scenario::Scenario {
         knobs: rng.next_u64() as u8,
         setup: random_ops(rng, input::MAX_SETUP_OPS as u64),
         threads: (0..nt).map(|_| random_ops(rng, input::MAX_THREAD_OPS as u64)).collect(),
-        steps: (0..rng.next_u64() % 5).map(|_| ((rng.next_u64() % 400) as u16, rng.next_u64() as u8)).collect(),
+        preempts: (0..rng.next_u64() % 4).map(|_| ((rng.next_u64() % 256) as u16, rng.next_u64() as u8)).collect(),
     };
     input::conc_scenario(&input, c)
 }
@@ -439,10 +455,89 @@ fn stable_run(target: &str, secs: u64, runs: Option<u64>, c: &Campaign, seed: u6
     p
 }
 
+/// One campaign of target `t` (libFuzzer, or the stable mode) with seed
+/// `seed`. A `--bug` campaign starts from a scratch corpus holding the
+/// project's seeds of the target except the bug's own race seed
+/// ([`bug_corpus`]); a landed one from `fuzz/corpus/<t>` plus the seeds.
+pub(crate) fn run_target(t: &str, a: &FuzzArgs, c: &Campaign, stable: bool, seed: u64) -> Result<Progress, Failure> {
+    let p = if stable {
+        if t == "conc" && !cfg!(feature = "shuttle") {
+            stable_conc_via_shuttle(a, c, seed)?
+        } else {
+            stable_run(t, a.secs, a.runs, c, seed)
+        }
+    } else {
+        let status = Command::new("cargo")
+            .current_dir(crate::builds::repo_root())
+            .args(["+nightly", "fuzz", "build"])
+            .args(build_opts(t, a.asan))
+            .arg(t)
+            .status()
+            .map_err(|e| Failure::run(format!("cargo fuzz build: {e}")))?;
+        if !status.success() {
+            return Err(Failure::run(format!("cargo +nightly fuzz build {t} failed")));
+        }
+        let seeds = crate::builds::repo_root().join("corpus").join(t);
+        let work = match c.bug {
+            Some(b) => bug_corpus(t, b, &seeds)?,
+            None => crate::builds::repo_root().join("fuzz/corpus").join(t),
+        };
+        std::fs::create_dir_all(&work).map_err(|e| Failure::run(format!("{}: {e}", work.display())))?;
+        let mut cmd = fuzz_cmd(t, "run", c, a.asan);
+        let stats = stats_path(t);
+        if let Some(d) = stats.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Failure::run(format!("{}: {e}", d.display())))?;
+        }
+        let _ = std::fs::remove_file(&stats);
+        cmd.env("PAGELAB_FUZZ_STATS", &stats);
+        cmd.arg(&work);
+        if seeds.is_dir() && c.bug.is_none() {
+            cmd.arg(&seeds);
+        }
+        // -len_control=0: full-length inputs from the first execution.
+        // libFuzzer's default grows the length limit slowly from a few
+        // bytes, which suits parsers; here a few bytes decode to one or
+        // two ops, and the seeds' bugs need a sequence of five or six.
+        cmd.arg("--")
+            .arg(format!("-max_total_time={}", a.secs))
+            .arg("-print_final_stats=1")
+            .arg("-timeout=30")
+            .arg("-rss_limit_mb=4096")
+            .arg("-len_control=0")
+            .arg(format!("-seed={}", seed.max(1)));
+        if a.jobs > 1 {
+            cmd.arg(format!("-fork={}", a.jobs));
+        }
+        let mut p = run_libfuzzer(cmd, t, a.secs)?;
+        p.totals = fuzzing::stats::read_file(&stats);
+        p
+    };
+    Ok(p)
+}
+
+/// The scratch corpus of a `--bug` campaign, `fuzz/corpus-bug/<t>-<id>`:
+/// emptied, then filled with the project's seeds of target `t` except the
+/// bug's own race seed (`race-<id>-*`), so that the time to detection is
+/// the fuzzer's from realistic starting points, never a replay of the
+/// bug's reproducer.
+fn bug_corpus(t: &str, b: &fuzzing::bugs::Bug, seeds: &Path) -> Result<PathBuf, Failure> {
+    let w = crate::builds::repo_root().join("fuzz/corpus-bug").join(format!("{t}-{}", b.id));
+    let _ = std::fs::remove_dir_all(&w);
+    std::fs::create_dir_all(&w).map_err(|e| Failure::run(format!("{}: {e}", w.display())))?;
+    let own = format!("race-{}-", b.id.to_ascii_lowercase());
+    for e in std::fs::read_dir(seeds).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_file() && !name.starts_with(&own) && !name.starts_with('.') {
+            std::fs::copy(e.path(), w.join(&name)).map_err(|err| Failure::run(format!("{}: {err}", e.path().display())))?;
+        }
+    }
+    Ok(w)
+}
+
 /// The stable mode for conc, in the shuttle build of this binary.
-fn stable_conc_via_shuttle(a: &FuzzArgs, c: &Campaign) -> Result<Progress, Failure> {
+fn stable_conc_via_shuttle(a: &FuzzArgs, c: &Campaign, seed: u64) -> Result<Progress, Failure> {
     let mut cmd = crate::builds::shuttle_build("conc runs");
-    cmd.args(["fuzz", "--stable", "--target", "conc", "--no-save", "--secs", &a.secs.to_string(), "--seed", &a.seed.to_string()]);
+    cmd.args(["fuzz", "--stable", "--target", "conc", "--no-save", "--secs", &a.secs.to_string(), "--seed", &seed.to_string()]);
     if let Some(n) = a.runs {
         cmd.args(["--runs", &n.to_string()]);
     }
@@ -473,6 +568,9 @@ fn stable_conc_via_shuttle(a: &FuzzArgs, c: &Campaign) -> Result<Progress, Failu
 }
 
 pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
+    if (a.trials > 1 || !a.bugs.is_empty()) && !cfg!(feature = "shuttle") {
+        return trials::run(a);
+    }
     let mut c = match &a.bug {
         Some(id) => Campaign::for_bug(id).map_err(Failure::usage)?,
         None => Campaign::fixed(),
@@ -505,69 +603,16 @@ pub(crate) fn run(a: &FuzzArgs) -> Result<(), Failure> {
     let mut findings = 0;
     for t in &targets {
         eprintln!("pagelab fuzz: target {t}, {} s, {design}{}", a.secs, if stable { ", stable mode" } else { "" });
-        let p = if stable {
-            if t == "conc" && !cfg!(feature = "shuttle") {
-                stable_conc_via_shuttle(a, &c)?
-            } else {
-                let p = stable_run(t, a.secs, a.runs, &c, a.seed);
-                if cfg!(feature = "shuttle") {
-                    let at = p.crashed_at.map_or(-1.0, |d| d.as_secs_f64());
-                    let stats = p.totals.map_or(String::new(), |t| format!("STATS\t{}", t.to_line()));
-                    emit(&format!("{}{stats}STABLE\t{}\t{}\t{at}\n", if p.crashed_at.is_some() { &p.text } else { "" }, p.execs, p.exec_s))?;
-                    return Ok(());
-                }
-                p
-            }
-        } else {
-            let status = Command::new("cargo")
-                .current_dir(crate::builds::repo_root())
-                .args(["+nightly", "fuzz", "build"])
-                .args(build_opts(t, a.asan))
-                .arg(t)
-                .status()
-                .map_err(|e| Failure::run(format!("cargo fuzz build: {e}")))?;
-            if !status.success() {
-                return Err(Failure::run(format!("cargo +nightly fuzz build {t} failed")));
-            }
-            let seeds = crate::builds::repo_root().join("corpus").join(t);
-            let work = match c.bug {
-                // An empty corpus: the time to detection is the fuzzer's.
-                Some(b) => {
-                    let w = crate::builds::repo_root().join("fuzz/corpus-bug").join(format!("{t}-{}", b.id));
-                    let _ = std::fs::remove_dir_all(&w);
-                    w
-                }
-                None => crate::builds::repo_root().join("fuzz/corpus").join(t),
-            };
-            std::fs::create_dir_all(&work).map_err(|e| Failure::run(format!("{}: {e}", work.display())))?;
-            let mut cmd = fuzz_cmd(t, "run", &c, a.asan);
-            let stats = stats_path(t);
-            if let Some(d) = stats.parent() {
-                std::fs::create_dir_all(d).map_err(|e| Failure::run(format!("{}: {e}", d.display())))?;
-            }
-            let _ = std::fs::remove_file(&stats);
-            cmd.env("PAGELAB_FUZZ_STATS", &stats);
-            cmd.arg(&work);
-            if seeds.is_dir() && c.bug.is_none() {
-                cmd.arg(&seeds);
-            }
-            // -len_control=0: full-length inputs from the first execution.
-            // libFuzzer's default grows the length limit slowly from a few
-            // bytes, which suits parsers; here a few bytes decode to one or
-            // two ops, and the seeds' bugs need a sequence of five or six.
-            cmd.arg("--")
-                .arg(format!("-max_total_time={}", a.secs))
-                .arg("-print_final_stats=1")
-                .arg("-timeout=30")
-                .arg("-rss_limit_mb=4096")
-                .arg("-len_control=0");
-            if a.jobs > 1 {
-                cmd.arg(format!("-fork={}", a.jobs));
-            }
-            let mut p = run_libfuzzer(cmd, t, a.secs)?;
-            p.totals = fuzzing::stats::read_file(&stats);
-            p
-        };
+        if stable && cfg!(feature = "shuttle") {
+            // The shuttle build's part of `stable_conc_via_shuttle`: one
+            // campaign, its result as lines for the default build.
+            let p = stable_run(t, a.secs, a.runs, &c, a.seed);
+            let at = p.crashed_at.map_or(-1.0, |d| d.as_secs_f64());
+            let stats = p.totals.map_or(String::new(), |t| format!("STATS\t{}", t.to_line()));
+            emit(&format!("{}{stats}STABLE\t{}\t{}\t{at}\n", if p.crashed_at.is_some() { &p.text } else { "" }, p.execs, p.exec_s))?;
+            return Ok(());
+        }
+        let p = run_target(t, a, &c, stable, a.seed)?;
         let execs = p.final_execs.unwrap_or(p.execs);
         let line = match p.crashed_at {
             Some(at) => {

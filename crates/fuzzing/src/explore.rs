@@ -8,9 +8,10 @@
 //!
 //! * Iterative context bounding (Musuvathi and Qadeer, PLDI 2007, as in
 //!   CHESS): every schedule with 0, then 1, ... up to `preemptions`
-//!   preemptions. A schedule with k preemptions extends one with k-1 by a
-//!   preemption at a point after its last one (the runs agree up to there,
-//!   so the child's point indices are the parent's). Within a bound,
+//!   preemptions, each a point preemption (`at point N switch to Tb`). A
+//!   schedule with k preemptions extends one with k-1 by a preemption at a
+//!   point after its last one (the runs agree up to there, so the child's
+//!   point indices are the parent's). Within a bound,
 //!   schedules whose preemptions are all at named points run first.
 //!   Pruning: a schedule whose newest preemption was *futile* (its target
 //!   blocked at once on a lock, before touching shared data) is the same
@@ -34,7 +35,7 @@
 
 use crate::bugs::Bug;
 use crate::harness::{run_plan, Outcome};
-use crate::scenario::{NamedPreempt, Scenario, Schedule, StepPreempt, Verdict};
+use crate::scenario::{NamedPreempt, PointPreempt, Scenario, Schedule, StepPreempt, Verdict};
 use crate::sched::{Pct, Plan, Point};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -196,17 +197,21 @@ impl Search<'_> {
         let found_as = out.preemptions.clone();
         let reports = |c: &Scenario| crate::harness::run(c).violations.iter().any(|v| v.id == id);
         let mut runs = 0;
-        // The schedule as step preemptions (what PCT and the bounded search
-        // ran), then with named preemptions where the thread stood at one.
-        let steps: Vec<StepPreempt> = out.sched.taken.iter().map(|t| StepPreempt { step: t.step, then: t.to }).collect();
+        // The schedule as point preemptions (step preemptions for a PCT
+        // decision that was not at a preemptible point), then with named
+        // preemptions where the thread stood at a named point.
+        let unnamed = |s: &mut Schedule, t: &crate::sched::Taken| match t.point {
+            Some(point) => s.points.push(PointPreempt { point, then: t.to }),
+            None => s.steps.push(StepPreempt { step: t.step, then: t.to }),
+        };
         let mut cur = sc.clone();
-        cur.schedule = Schedule { named: Vec::new(), steps };
+        cur.schedule = Schedule::default();
         let mut named = cur.clone();
-        named.schedule = Schedule::default();
         for t in &out.sched.taken {
+            unnamed(&mut cur.schedule, t);
             match (t.at, t.from) {
                 (Some((label, nth)), Some(task)) => named.schedule.named.push(NamedPreempt { task, label: label.to_string(), nth, then: t.to }),
-                _ => named.schedule.steps.push(StepPreempt { step: t.step, then: t.to }),
+                _ => unnamed(&mut named.schedule, t),
             }
         }
         runs += 1;
@@ -240,6 +245,7 @@ pub fn explore(sc: &Scenario, opts: &Opts, progress: &mut dyn FnMut(&str)) -> Re
     }
     sc.validate()?;
     let mut base = sc.clone();
+    base.notes.clear();
     base.schedule = Schedule::default();
     base.expect = Verdict::Ok;
     let start = Instant::now();
@@ -267,21 +273,22 @@ pub fn explore(sc: &Scenario, opts: &Opts, progress: &mut dyn FnMut(&str)) -> Re
 
 /// A schedule of the bounded search and the points after its last preemption.
 struct Node {
-    steps: Vec<StepPreempt>,
+    schedule: Vec<PointPreempt>,
     shared: u32,
     points: Vec<Point>,
 }
 
 fn bounded(s: &mut Search<'_>, points0: Vec<Point>) {
-    let mut frontier = vec![Node { steps: Vec::new(), shared: 0, points: points0 }];
+    let mut frontier = vec![Node { schedule: Vec::new(), shared: 0, points: points0 }];
     for k in 1..=s.opts.preemptions {
-        let mut cands: Vec<(Vec<StepPreempt>, u32)> = Vec::new();
+        // (schedule, shared-data preemptions, the newest one's choice point)
+        let mut cands: Vec<(Vec<PointPreempt>, u32, u32)> = Vec::new();
         for n in &frontier {
             for p in &n.points {
                 for t in (0..64).filter(|t| p.alts & (1 << t) != 0) {
-                    let mut steps = n.steps.clone();
-                    steps.push(StepPreempt { step: p.step, then: t });
-                    cands.push((steps, n.shared + p.at.is_none() as u32));
+                    let mut schedule = n.schedule.clone();
+                    schedule.push(PointPreempt { point: p.index, then: t });
+                    cands.push((schedule, n.shared + p.at.is_none() as u32, p.step));
                 }
             }
         }
@@ -290,21 +297,21 @@ fn bounded(s: &mut Search<'_>, points0: Vec<Point>) {
         cands.sort_by_key(|c| c.1);
         let last_level = k == s.opts.preemptions;
         let mut ran = 0;
-        for (steps, shared) in cands {
-            let last = steps.last().map_or(0, |p| p.step);
+        for (schedule, shared, last_step) in cands {
+            let last = schedule.last().map_or(0, |p| p.point);
             let plan = if last_level { Plan::Replay } else { Plan::Record };
-            let (out, stop) = s.run(Schedule { named: Vec::new(), steps: steps.clone() }, plan, &format!("{k} preemption(s)"));
+            let (out, stop) = s.run(Schedule { points: schedule.clone(), ..Schedule::default() }, plan, &format!("{k} preemption(s)"));
             ran += 1;
             if stop {
                 s.report.per_bound.push(ran);
                 return;
             }
             if !last_level {
-                if out.sched.futile.contains(&last) {
+                if out.sched.futile.contains(&last_step) {
                     s.report.futile += 1;
                 } else {
-                    let points = out.sched.points.into_iter().filter(|p| p.step > last).collect();
-                    frontier.push(Node { steps, shared, points });
+                    let points = out.sched.points.into_iter().filter(|p| p.index > last).collect();
+                    frontier.push(Node { schedule, shared, points });
                 }
             }
         }

@@ -47,8 +47,8 @@ pub fn minimize(sc: &Scenario, max_runs: usize) -> (Scenario, usize) {
     };
     loop {
         let mut progress = false;
-        // Lists to shrink: the setup, each thread, the step preemptions, the named ones.
-        let nlists = 1 + cur.threads.len() + 2;
+        // Lists to shrink: the setup, each thread, the step, named and point preemptions.
+        let nlists = 1 + cur.threads.len() + 3;
         for l in 0..nlists {
             let mut i = 0;
             loop {
@@ -72,6 +72,10 @@ pub fn minimize(sc: &Scenario, max_runs: usize) -> (Scenario, usize) {
                     }
                     l if l == c.threads.len() + 2 && i < c.schedule.named.len() => {
                         c.schedule.named.remove(i);
+                        true
+                    }
+                    l if l == c.threads.len() + 3 && i < c.schedule.points.len() => {
+                        c.schedule.points.remove(i);
                         true
                     }
                     _ => false,

@@ -113,6 +113,7 @@ fn a_named_schedule_survives_added_scheduling_points() {
     as_steps.schedule = scenario::Schedule {
         named: Vec::new(),
         steps: before.sched.taken.iter().map(|t| scenario::StepPreempt { step: t.step, then: t.to }).collect(),
+        ..Default::default()
     };
     assert!(harness::run(&as_steps).satisfies(&found.expect), "the step form reproduces before the change");
     mm::sync::shared_point::set_extra(3);

@@ -5,7 +5,7 @@
 
 use fuzzing::campaign::{is_finding, Campaign};
 use fuzzing::harness::run;
-use fuzzing::input::{conc_bytes, conc_input, conc_scenario, mutate_seq, seq_bytes, seq_input, seq_scenario, ConcInput, SeqInput, MAX_SEQ_OPS};
+use fuzzing::input::{conc_bytes, conc_input, conc_scenario, mutate_conc, mutate_seq, MAX_PREEMPTIONS, MAX_THREAD_OPS, seq_bytes, seq_input, seq_scenario, ConcInput, SeqInput, MAX_SEQ_OPS};
 use fuzzing::minimize::report;
 use fuzzing::ops::{Count, Mt, Op, OpResult, Order, Target};
 use fuzzing::scenario::Scenario;
@@ -78,6 +78,40 @@ fn the_seq_mutator_is_deterministic_keeps_inputs_well_formed_and_grows_them() {
 }
 
 #[test]
+fn the_conc_mutator_is_deterministic_and_edits_ops_and_preemptions() {
+    let byte_mutate = |d: &mut [u8], size: usize, _max: usize| {
+        if let Some(b) = d.first_mut() {
+            *b = b.wrapping_add(1);
+        }
+        size
+    };
+    let mut buf = vec![0u8; 512];
+    let mut size = 3;
+    let (mut with_preempts, mut moved) = (0, 0);
+    for seed in 0..600u32 {
+        let before = conc_input(&buf[..size], &Campaign::fixed());
+        let mut again = buf.clone();
+        let n = mutate_conc(&mut buf, size, 512, seed, byte_mutate);
+        let m = mutate_conc(&mut again, size, 512, seed, byte_mutate);
+        assert_eq!((n, &buf[..n]), (m, &again[..m]), "seed {seed}: not deterministic");
+        let sc = conc_input(&buf[..n], &Campaign::fixed());
+        assert!(sc.is_concurrent() && sc.threads.len() <= 4 && sc.threads.iter().all(|t| t.len() <= MAX_THREAD_OPS));
+        assert!(sc.schedule.points.len() <= MAX_PREEMPTIONS && sc.schedule.steps.is_empty());
+        with_preempts += !sc.schedule.points.is_empty() as u32;
+        // A nudge moves one preemption by at most 8 points.
+        if sc.threads == before.threads && sc.setup == before.setup && sc.schedule.points.len() == before.schedule.points.len() && sc.schedule != before.schedule {
+            let d: Vec<i64> = sc.schedule.points.iter().zip(&before.schedule.points).map(|(a, b)| a.point as i64 - b.point as i64).filter(|&d| d != 0).collect();
+            if d.len() == 1 && d[0].abs() <= 8 {
+                moved += 1;
+            }
+        }
+        size = n.max(3);
+    }
+    assert!(with_preempts > 300, "inputs gain preemptions ({with_preempts} of 600 had some)");
+    assert!(moved > 10, "preemptions move to nearby points ({moved} moves)");
+}
+
+#[test]
 fn random_inputs_are_clean_and_deterministic() {
     let mut s = 7u64;
     for _ in 0..40 {
@@ -110,7 +144,7 @@ fn scenarios_encode_to_fuzz_bytes_that_decode_back() {
     let sc = seq_scenario(&SeqInput { knobs: 5, ops: ops.clone() }, &c);
     let bytes = seq_bytes(&sc).unwrap();
     assert_eq!(seq_input(&bytes, &c), sc);
-    let ci = ConcInput { knobs: 16, setup: ops.clone(), threads: vec![ops.clone(), vec![], ops[1..].to_vec()], steps: vec![(3, 1), (40, 2)] };
+    let ci = ConcInput { knobs: 16, setup: ops.clone(), threads: vec![ops.clone(), vec![], ops[1..].to_vec()], preempts: vec![(3, 1), (40, 2)] };
     let csc = conc_scenario(&ci, &c);
     let bytes = conc_bytes(&csc).unwrap();
     assert_eq!(conc_input(&bytes, &c), csc);

@@ -184,7 +184,7 @@ fn random_steps(seed: u64, n: usize, within: u32) -> Schedule {
     let mut rng = SplitMix64(seed);
     let mut steps: Vec<StepPreempt> = (0..n).map(|_| StepPreempt { step: (rng.next_u64() % within.max(1) as u64) as u32, then: (rng.next_u64() % 3) as usize }).collect();
     steps.sort_by_key(|s| s.step);
-    Schedule { named: Vec::new(), steps }
+    Schedule { steps, ..Default::default() }
 }
 
 /// Run the workload once under `schedule`; returns what the scheduler did
@@ -258,7 +258,7 @@ fn b2_no_preemption_and_preemptions_to_no_task() {
     assert!(o1.log[..first2].iter().all(|e| e.0 == 1) && o1.log[first2..].iter().all(|e| e.0 == 2));
     // Task 9 never exists: no preemption is taken, and the run equals the
     // empty schedule.
-    let none = Schedule { named: Vec::new(), steps: (0..100).map(|i| StepPreempt { step: i * 3, then: 9 }).collect() };
+    let none = Schedule { steps: (0..100).map(|i| StepPreempt { step: i * 3, then: 9 }).collect(), ..Default::default() };
     let (s3, o3) = run(&none);
     assert!(s3.taken.is_empty());
     assert_eq!(s3.decisions, s1.decisions);

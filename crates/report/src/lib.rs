@@ -50,8 +50,10 @@ mod meta;
 mod pages;
 mod plots;
 mod targets;
+mod time_to_bug;
 
 pub use compare::compare;
+pub use time_to_bug::{write_time_to_bug, BugTrials, TimeToBug, Trial};
 pub(crate) use criterion::*;
 pub(crate) use groups::*;
 pub(crate) use gungraun::*;

@@ -90,6 +90,10 @@ impl Bug {
             // into buddy with its PG_hwpoison head (H1).
             "B3" => &["HR1", "HR3", "H1"],
             "C4" | "C4m" => &["B3", "B4"],
+            // The page freed to a pcp list after the one drain sits there,
+            // inside the isolated block (P5), until an allocation takes it
+            // out of the block (A1).
+            "C1" => &["A1", "P5"],
             "C6" => &["HD1", "HR2"],
             "C7" => &["R3", "HR3"],
             "C12" => &["A1", "B4"],

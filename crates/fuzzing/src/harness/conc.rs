@@ -141,8 +141,8 @@ pub(super) fn run<F: FreePath>(sc: &Scenario, cov: Option<CovSink>, checking: Ch
         .map(|t| {
             let from = t.from.map_or("-".to_string(), |f| format!("T{f}"));
             let at = t.at.map_or(String::new(), |(l, n)| format!(" at {l} #{n}"));
-            let kind = if t.named { "named" } else { "step" };
-            format!("{kind} preemption at choice point {}: {from}{at} -> T{}", t.step, t.to)
+            let point = t.point.map_or(String::new(), |p| format!(", point {p}"));
+            format!("{} preemption at choice point {}{point}: {from}{at} -> T{}", t.kind, t.step, t.to)
         })
         .collect();
     o.sched = st;

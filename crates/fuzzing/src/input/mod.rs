@@ -1,6 +1,6 @@
 //! Fuzz inputs: the byte formats of the `seq` and `conc` targets, decoded
-//! into scenarios, their inverse (a scenario to fuzz bytes), and the `seq`
-//! target's op-level mutator. Raw bytes are not a stable format (they
+//! into scenarios, their inverse (a scenario to fuzz bytes), and the
+//! targets' op-level mutators. Raw bytes are not a stable format (they
 //! follow the op table's order); scenarios are.
 //!
 //! Invariants: decoding is total. Lock order: none (plain data).
@@ -12,8 +12,8 @@ mod conc;
 mod mutate;
 mod seq;
 
-pub use conc::{conc_bytes, conc_input, conc_scenario, ConcInput};
-pub use mutate::mutate_seq;
+pub use conc::{conc_bytes, conc_input, conc_scenario, ConcInput, POINT_RANGE};
+pub use mutate::{mutate_conc, mutate_seq};
 pub use seq::{seq_bytes, seq_input, seq_scenario, SeqInput};
 
 /// Largest op counts a fuzz input is cut to.
@@ -22,7 +22,7 @@ pub const MAX_SEQ_OPS: usize = 64;
 pub const MAX_SETUP_OPS: usize = 12;
 /// Largest op list of one `conc` thread.
 pub const MAX_THREAD_OPS: usize = 6;
-/// Most step preemptions of a `conc` input.
+/// Most point preemptions of a `conc` input.
 pub const MAX_PREEMPTIONS: usize = 6;
 
 /// The campaign's design on an input's machine (the design under test

@@ -1,7 +1,7 @@
 //! Generators of valid scenarios from `arbitrary` bytes (for the
 //! round-trip property test and the `scenario` fuzz target's seeds).
 
-use super::{NamedPreempt, ScConfig, Scenario, Schedule, StepPreempt, Verdict};
+use super::{NamedPreempt, PointPreempt, ScConfig, Scenario, Schedule, StepPreempt, Verdict};
 use crate::ops::Op;
 use mm::design::{Switch, FREE_PATHS};
 use mm::Geometry;
@@ -54,6 +54,11 @@ pub fn scenario(u: &mut Unstructured<'_>) -> Result<Scenario> {
         for _ in 0..u.int_in_range(0..=3)? {
             step += u.int_in_range(0..=50)?;
             schedule.steps.push(StepPreempt { step, then: u.int_in_range(0..=nthreads - 1)? });
+        }
+        let mut point = 0u32;
+        for _ in 0..u.int_in_range(0..=2)? {
+            point += u.int_in_range(0..=40)?;
+            schedule.points.push(PointPreempt { point, then: u.int_in_range(0..=nthreads - 1)? });
         }
     }
     let expect = if u.arbitrary()? { Verdict::Ok } else { Verdict::Violation(u.choose(&["A1", "B3", "MODEL", "O1"])?.to_string()) };

@@ -21,6 +21,7 @@
 //!   preempt T0 at op:offline #1 -> T1
 //!   preempt T1 at free_unref_page:mt_read #1 -> T0
 //!   at step 17 switch to T1
+//!   at point 40 switch to T0
 //! expect: violation A1
 //! ```
 //!
@@ -46,7 +47,12 @@
 //!   `preempt Ta at LABEL #n -> Tb` (when Ta reaches its n-th pass through
 //!   the named preemption point LABEL, run Tb; taken in order) and
 //!   `at step N switch to Tb` (at the N-th scheduling decision that has a
-//!   choice, run Tb). Each thread passes `op:<name>` before each of its ops.
+//!   choice, run Tb) and `at point N switch to Tb` (at the N-th
+//!   preemptible point — a named point or an access to shared lock-free
+//!   data where another thread could run, counted from 0 — run Tb). Named
+//!   preemptions survive code changes that add scheduling points; point
+//!   preemptions survive added locks; step indices survive neither. Each
+//!   thread passes `op:<name>` before each of its ops.
 //! * `expect: ok` or `expect: violation ID` (an invariant id, or one of
 //!   the harness's: `MODEL` the reference model disagrees, `OPERR` an
 //!   operation on a held handle failed, `PANIC` the core panicked).
@@ -201,17 +207,34 @@ pub struct StepPreempt {
     pub then: usize,
 }
 
+/// A point preemption: at preemptible point `point` (0-based count of the
+/// decisions where the running thread stands at a named point or at an
+/// access to shared lock-free data and another thread is runnable), run
+/// thread `then`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointPreempt {
+    pub point: u32,
+    pub then: usize,
+}
+
 /// The schedule of a concurrent scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Schedule {
     pub named: Vec<NamedPreempt>,
     /// Sorted by step.
     pub steps: Vec<StepPreempt>,
+    /// Sorted by point.
+    pub points: Vec<PointPreempt>,
 }
 
 impl Schedule {
     pub fn is_empty(&self) -> bool {
-        self.named.is_empty() && self.steps.is_empty()
+        self.named.is_empty() && self.steps.is_empty() && self.points.is_empty()
+    }
+
+    /// How many preemptions it asks for.
+    pub fn len(&self) -> usize {
+        self.named.len() + self.steps.len() + self.points.len()
     }
 }
 
@@ -291,16 +314,17 @@ impl Scenario {
                 return Err(format!("thread ids below {n} in the schedule"));
             }
         }
-        for p in &self.schedule.steps {
-            if p.then >= n {
-                return Err(format!("thread ids below {n} in the schedule"));
-            }
+        if self.schedule.steps.iter().map(|p| p.then).chain(self.schedule.points.iter().map(|p| p.then)).any(|t| t >= n) {
+            return Err(format!("thread ids below {n} in the schedule"));
         }
         if !self.schedule.is_empty() && n == 0 {
             return Err("thread sections before a schedule".into());
         }
         if self.schedule.steps.windows(2).any(|w| w[0].step > w[1].step) {
             return Err("step preemptions in increasing step order".into());
+        }
+        if self.schedule.points.windows(2).any(|w| w[0].point > w[1].point) {
+            return Err("point preemptions in increasing point order".into());
         }
         Ok(())
     }

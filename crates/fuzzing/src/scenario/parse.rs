@@ -1,6 +1,6 @@
 //! The scenario parser: errors name the file, line and column.
 
-use super::{NamedPreempt, ScConfig, Scenario, StepPreempt, Verdict, VERSION};
+use super::{NamedPreempt, PointPreempt, ScConfig, Scenario, StepPreempt, Verdict, VERSION};
 use crate::ops::Op;
 use super::print::fmt_mem;
 use mm::design::{Switch, FREE_PATHS};
@@ -300,12 +300,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
                 Section::Schedule => {
                     let e = parse_preempt(t).map_err(|(off, msg)| p.err(at + off, msg))?;
                     match e {
-                        Ok(n) => sc.schedule.named.push(n),
-                        Err(s) => {
+                        Preempt::Named(n) => sc.schedule.named.push(n),
+                        Preempt::Step(s) => {
                             if sc.schedule.steps.last().is_some_and(|l| l.step > s.step) {
                                 return Err(p.err(at, "step preemptions in increasing step order"));
                             }
                             sc.schedule.steps.push(s)
+                        }
+                        Preempt::Point(s) => {
+                            if sc.schedule.points.last().is_some_and(|l| l.point > s.point) {
+                                return Err(p.err(at, "point preemptions in increasing point order"));
+                            }
+                            sc.schedule.points.push(s)
                         }
                     }
                 }
@@ -332,10 +338,16 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
     Ok(sc)
 }
 
-/// `preempt Ta at LABEL #n -> Tb` (Ok) or `at step N switch to Tb` (Err).
-/// Errors are (offset in `t`, expected).
-#[allow(clippy::type_complexity)]
-fn parse_preempt(t: &str) -> Result<Result<NamedPreempt, StepPreempt>, (usize, String)> {
+/// One schedule line.
+enum Preempt {
+    Named(NamedPreempt),
+    Step(StepPreempt),
+    Point(PointPreempt),
+}
+
+/// `preempt Ta at LABEL #n -> Tb`, `at step N switch to Tb` or `at point N
+/// switch to Tb`. Errors are (offset in `t`, expected).
+fn parse_preempt(t: &str) -> Result<Preempt, (usize, String)> {
     let toks: Vec<(usize, &str)> = t.split_ascii_whitespace().map(|s| (s.as_ptr() as usize - t.as_ptr() as usize, s)).collect();
     let get = |i: usize| toks.get(i).copied().unwrap_or((t.len(), ""));
     let thread = |i: usize| -> Result<usize, (usize, String)> {
@@ -370,18 +382,21 @@ fn parse_preempt(t: &str) -> Result<Result<NamedPreempt, StepPreempt>, (usize, S
             word(5, "->")?;
             let then = thread(6)?;
             end(7)?;
-            Ok(Ok(NamedPreempt { task, label: label.to_string(), nth, then }))
+            Ok(Preempt::Named(NamedPreempt { task, label: label.to_string(), nth, then }))
         }
         "at" => {
-            word(1, "step")?;
+            let (ko, kind) = get(1);
+            if kind != "step" && kind != "point" {
+                return Err((ko, format!("`step` or `point`, found `{kind}`")));
+            }
             let (so, s) = get(2);
-            let step = s.parse::<u32>().map_err(|_| (so, format!("a step number, found `{s}`")))?;
+            let n = s.parse::<u32>().map_err(|_| (so, format!("a {kind} number, found `{s}`")))?;
             word(3, "switch")?;
             word(4, "to")?;
             let then = thread(5)?;
             end(6)?;
-            Ok(Err(StepPreempt { step, then }))
+            Ok(if kind == "step" { Preempt::Step(StepPreempt { step: n, then }) } else { Preempt::Point(PointPreempt { point: n, then }) })
         }
-        other => Err((get(0).0, format!("`preempt Ta at LABEL #n -> Tb` or `at step N switch to Tb`, found `{other}`"))),
+        other => Err((get(0).0, format!("`preempt Ta at LABEL #n -> Tb`, `at step N switch to Tb` or `at point N switch to Tb`, found `{other}`"))),
     }
 }

@@ -66,6 +66,9 @@ impl fmt::Display for Scenario {
             for p in &self.schedule.steps {
                 writeln!(f, "  at step {} switch to T{}", p.step, p.then)?;
             }
+            for p in &self.schedule.points {
+                writeln!(f, "  at point {} switch to T{}", p.point, p.then)?;
+            }
         }
         writeln!(f, "expect: {}", self.expect)
     }

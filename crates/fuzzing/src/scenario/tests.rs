@@ -21,8 +21,9 @@ fn print_parse_roundtrip_over_arbitrary_scenarios() {
 
 #[test]
 fn malformed_input_never_panics_and_errors_point_somewhere() {
-    let good = "pagelab-scenario v1\nconfig mem=128M cpus=2\nsetup:\n  alloc order=1\nthread T0:\n  drain_all\nthread T1:\n  fault vpn=3\nschedule:\n  preempt T0 at op:drain_all #1 -> T1\n  at step 3 switch to T0\nexpect: violation A1\n";
-    parse("good.ops", good).unwrap();
+    let good = "pagelab-scenario v1\nconfig mem=128M cpus=2\nsetup:\n  alloc order=1\nthread T0:\n  drain_all\nthread T1:\n  fault vpn=3\nschedule:\n  preempt T0 at op:drain_all #1 -> T1\n  at step 3 switch to T0\n  at point 7 switch to T1\nexpect: violation A1\n";
+    let g = parse("good.ops", good).unwrap();
+    assert_eq!(g.schedule.points, vec![PointPreempt { point: 7, then: 1 }]);
     for seed in 0..3000u64 {
         let mut data = good.as_bytes().to_vec();
         let r = SplitMix64(seed).bytes(8);

@@ -30,6 +30,7 @@
 //! scheduling point.
 
 use shuttle::scheduler::{Task, TaskId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 mod pct;
@@ -37,6 +38,61 @@ mod replay;
 
 pub use pct::{Pct, PctScheduler};
 pub use replay::{ReplayScheduler, RunStats, Taken};
+
+/// What the running task stands at, read once per decision.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    /// The named preemption point, if any.
+    pub label: Option<&'static str>,
+    /// Its pass count by this task (1-based; 0 without a label).
+    pub nth: u32,
+    /// An access to shared lock-free data.
+    pub shared: bool,
+}
+
+/// The per-run pass counts of named points, and the marks the model
+/// leaves for the decision ([`mm::sync::preempt_label`],
+/// [`mm::sync::shared_point`]): every scheduler's first step of a decision.
+#[derive(Debug, Default)]
+pub(crate) struct Marks {
+    seen: HashMap<(usize, &'static str), u32>,
+}
+
+impl Marks {
+    /// Take this decision's marks for task `cur`.
+    pub(crate) fn take(&mut self, cur: Option<usize>) -> Mark {
+        let label = mm::sync::preempt_label::take();
+        let shared = mm::sync::shared_point::take();
+        let nth = match (cur, label) {
+            (Some(c), Some(l)) => {
+                let n = self.seen.entry((c, l)).or_insert(0);
+                *n += 1;
+                *n
+            }
+            _ => 0,
+        };
+        Mark { label, nth, shared }
+    }
+}
+
+/// `Scheduler::new_execution` of a one-execution scheduler: the first
+/// call starts it (dropping marks left by an earlier run on this thread),
+/// the second publishes its stats and ends the test.
+pub(crate) fn one_execution(started: &mut bool, stats: &RunStats, handle: &std::sync::Mutex<RunStats>) -> Option<shuttle::scheduler::Schedule> {
+    if *started {
+        publish(stats, handle);
+        return None;
+    }
+    *started = true;
+    let _ = mm::sync::preempt_label::take();
+    let _ = mm::sync::shared_point::take();
+    Some(shuttle::scheduler::Schedule::new(0))
+}
+
+/// Publish a run's stats where its handle's holder reads them.
+pub(crate) fn publish(stats: &RunStats, handle: &std::sync::Mutex<RunStats>) {
+    *handle.lock().unwrap_or_else(|e| e.into_inner()) = stats.clone();
+}
 
 /// Which scheduler a concurrent run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,6 +130,8 @@ impl Plan {
 /// One preemptible point of a run (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
+    /// Its index among the run's preemptible points (what a point preemption names).
+    pub index: u32,
     /// Its choice point index (what a step preemption names).
     pub step: u32,
     /// The task that stands there.

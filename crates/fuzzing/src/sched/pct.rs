@@ -13,7 +13,7 @@
 //! least 1/(n·k^(d-1)).
 //!
 //! Every decision that differs from the no-preemption policy is recorded
-//! as a step preemption ([`super::Taken`], `named: false`), so a run
+//! as a step preemption ([`super::Taken`], kind "step"), so a run
 //! replays exactly under [`super::ReplayScheduler`] from those steps alone.
 //!
 //! Invariants: a run is a function of (seed, depth, points) and the
@@ -48,7 +48,7 @@ pub struct PctScheduler {
     prio: HashMap<usize, u64>,
     npoints: u32,
     choice: u32,
-    seen: HashMap<(usize, &'static str), u32>,
+    marks: super::Marks,
     started: bool,
     stats: RunStats,
     handle: Arc<StdMutex<RunStats>>,
@@ -68,7 +68,7 @@ impl PctScheduler {
             prio: HashMap::new(),
             npoints: 0,
             choice: 0,
-            seen: HashMap::new(),
+            marks: super::Marks::default(),
             started: false,
             stats: RunStats::default(),
             handle: Arc::new(StdMutex::new(RunStats::default())),
@@ -86,42 +86,26 @@ impl PctScheduler {
         *self.prio.entry(task).or_insert_with(|| d + 1 + (rng.next_u64() >> 8))
     }
 
-    fn publish(&self) {
-        *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = self.stats.clone();
-    }
 }
 
 impl Scheduler for PctScheduler {
     fn new_execution(&mut self) -> Option<Schedule> {
-        if self.started {
-            self.publish();
-            return None;
-        }
-        self.started = true;
-        let _ = mm::sync::preempt_label::take();
-        let _ = mm::sync::shared_point::take();
-        Some(Schedule::new(0))
+        super::one_execution(&mut self.started, &self.stats, &self.handle)
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
-        let label = mm::sync::preempt_label::take();
-        let shared = mm::sync::shared_point::take();
-        self.stats.decisions += 1;
         let cur = current.map(usize::from);
-        let nth = match (cur, label) {
-            (Some(c), Some(l)) => {
-                let n = self.seen.entry((c, l)).or_insert(0);
-                *n += 1;
-                *n
-            }
-            _ => 0,
-        };
+        let super::Mark { label, nth, shared } = self.marks.take(cur);
+        self.stats.decisions += 1;
         let step = self.choice;
         if runnable.len() >= 2 {
             self.choice += 1;
         }
+        let mut point = None;
         if let (Some(c), Some(_)) = (cur, preemptible(runnable, current, is_yielding, label.is_some(), shared)) {
+            point = Some(self.npoints);
             self.npoints += 1;
+            // Change points are 1-based counts of the points passed.
             let drops = self.change.iter().position(|&k| k == self.npoints);
             if let Some(i) = drops {
                 self.prio.insert(c, i as u64 + 1);
@@ -136,7 +120,7 @@ impl Scheduler for PctScheduler {
             runnable.iter().map(|t| t.id()).find(|&t| usize::from(t) == best).unwrap_or(default)
         };
         if chosen != default {
-            self.stats.taken.push(Taken { step, from: cur, at: label.map(|l| (l, nth)), to: usize::from(chosen), named: false });
+            self.stats.taken.push(Taken { step, point, from: cur, at: label.map(|l| (l, nth)), to: usize::from(chosen), kind: "step" });
         }
         self.stats.interleaving = mix_choice(self.stats.interleaving, usize::from(chosen));
         self.stats.choice_points = self.choice;
@@ -151,7 +135,7 @@ impl Scheduler for PctScheduler {
 impl Drop for PctScheduler {
     fn drop(&mut self) {
         if self.started {
-            self.publish();
+            super::publish(&self.stats, &self.handle);
         }
     }
 }

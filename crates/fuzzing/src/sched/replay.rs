@@ -12,7 +12,11 @@
 //! * named: `preempt Ta at LABEL #n -> Tb`, taken in list order, when task
 //!   a passes LABEL for the n-th time (and b is runnable);
 //! * step: `at step N switch to Tb`, at the N-th *choice point* (a decision
-//!   with at least two runnable tasks, counted from 0), if b is runnable.
+//!   with at least two runnable tasks, counted from 0), if b is runnable;
+//! * point: `at point N switch to Tb`, at the N-th *preemptible point*
+//!   ([`super::Point`], counted from 0), if b is runnable.
+//!
+//! Precedence at one decision: named, then step, then point.
 //!
 //! Interleaving coverage: at each choice point the scheduler reports a
 //! small integer hashed from (the previous choice point's site, this site,
@@ -32,21 +36,24 @@
 //! after the run.
 
 use super::{hash_str, mix_choice, no_preemption, op_site, preemptible, CovSink, Point, COV_SIZE};
-use crate::scenario::{NamedPreempt, Schedule as ScSchedule, StepPreempt};
+use crate::scenario::{NamedPreempt, PointPreempt, Schedule as ScSchedule, StepPreempt};
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
 
 /// One preemption that was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Taken {
-    /// The choice point (for step preemptions) or decision index.
+    /// The choice point it was taken at.
     pub step: u32,
+    /// Its preemptible-point index, if the decision was one.
+    pub point: Option<u32>,
     pub from: Option<usize>,
     /// The named point the preempted task stood at, and its pass count.
     pub at: Option<(&'static str, u32)>,
     pub to: usize,
-    pub named: bool,
+    /// Which schedule entry took it: "named", "step" or "point" (PCT's
+    /// deviations are "step").
+    pub kind: &'static str,
 }
 
 /// What a run did, for reports.
@@ -67,9 +74,13 @@ pub struct RunStats {
 pub struct ReplayScheduler {
     named: Vec<NamedPreempt>,
     steps: Vec<StepPreempt>,
+    points: Vec<PointPreempt>,
     next_named: usize,
     next_step: usize,
-    seen: HashMap<(usize, &'static str), u32>,
+    next_point: usize,
+    /// Preemptible points passed so far.
+    npoints: u32,
+    marks: super::Marks,
     choice: u32,
     started: bool,
     prev_site: u32,
@@ -97,9 +108,12 @@ impl ReplayScheduler {
         ReplayScheduler {
             named: schedule.named.clone(),
             steps: schedule.steps.clone(),
+            points: schedule.points.clone(),
             next_named: 0,
             next_step: 0,
-            seen: HashMap::new(),
+            next_point: 0,
+            npoints: 0,
+            marks: super::Marks::default(),
             choice: 0,
             started: false,
             prev_site: 0,
@@ -124,26 +138,16 @@ impl ReplayScheduler {
         self.handle.clone()
     }
 
-    fn publish(&self) {
-        *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = self.stats.clone();
-    }
 }
 
 impl Scheduler for ReplayScheduler {
     fn new_execution(&mut self) -> Option<Schedule> {
-        if self.started {
-            self.publish();
-            return None;
-        }
-        self.started = true;
-        let _ = mm::sync::preempt_label::take();
-        let _ = mm::sync::shared_point::take();
-        Some(Schedule::new(0))
+        super::one_execution(&mut self.started, &self.stats, &self.handle)
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
-        let label = mm::sync::preempt_label::take();
-        let shared = mm::sync::shared_point::take();
+        let cur = current.map(usize::from);
+        let super::Mark { label, nth, shared } = self.marks.take(cur);
         self.stats.decisions += 1;
         if let Some((t, step)) = self.just_switched.take() {
             let blocked = current.is_some_and(|c| usize::from(c) == t && !runnable.iter().any(|r| r.id() == c));
@@ -151,18 +155,14 @@ impl Scheduler for ReplayScheduler {
                 self.stats.futile.push(step);
             }
         }
-        let cur = current.map(usize::from);
-        let nth = match (cur, label) {
-            (Some(c), Some(l)) => {
-                let n = self.seen.entry((c, l)).or_insert(0);
-                *n += 1;
-                *n
-            }
-            _ => 0,
-        };
         let find = |want: usize| runnable.iter().find(|t| usize::from(t.id()) == want).map(|t| t.id());
         let is_choice = runnable.len() >= 2;
         let step = self.choice;
+        let alts = preemptible(runnable, current, is_yielding, label.is_some(), shared);
+        let point = alts.map(|_| {
+            self.npoints += 1;
+            self.npoints - 1
+        });
         let mut pick = None;
         if let (Some(c), Some(l)) = (cur, label) {
             if let Some(p) = self.named.get(self.next_named) {
@@ -170,7 +170,7 @@ impl Scheduler for ReplayScheduler {
                     if let Some(t) = find(p.then) {
                         self.next_named += 1;
                         pick = Some(t);
-                        self.stats.taken.push(Taken { step, from: cur, at: Some((l, nth)), to: p.then, named: true });
+                        self.stats.taken.push(Taken { step, point, from: cur, at: Some((l, nth)), to: p.then, kind: "named" });
                     }
                 }
             }
@@ -187,14 +187,30 @@ impl Scheduler for ReplayScheduler {
                 if pick.is_none() {
                     if let Some(t) = find(s.then) {
                         pick = Some(t);
-                        self.stats.taken.push(Taken { step, from: cur, at: label.map(|l| (l, nth)), to: s.then, named: false });
+                        self.stats.taken.push(Taken { step, point, from: cur, at: label.map(|l| (l, nth)), to: s.then, kind: "step" });
                     }
                 }
             }
         }
-        if self.record && is_choice {
-            if let (Some(c), Some(alts)) = (cur, preemptible(runnable, current, is_yielding, label.is_some(), shared)) {
-                self.stats.points.push(Point { step, task: c, at: label.map(|l| (l, nth)), alts });
+        if let Some(idx) = point {
+            while self.points.get(self.next_point).is_some_and(|p| p.point < idx) {
+                self.next_point += 1;
+            }
+            if let Some(p) = self.points.get(self.next_point).copied().filter(|p| p.point == idx) {
+                while self.points.get(self.next_point).is_some_and(|x| x.point == idx) {
+                    self.next_point += 1;
+                }
+                if pick.is_none() {
+                    if let Some(t) = find(p.then) {
+                        pick = Some(t);
+                        self.stats.taken.push(Taken { step, point, from: cur, at: label.map(|l| (l, nth)), to: p.then, kind: "point" });
+                    }
+                }
+            }
+        }
+        if self.record {
+            if let (Some(c), Some(alts), Some(index)) = (cur, alts, point) {
+                self.stats.points.push(Point { index, step, task: c, at: label.map(|l| (l, nth)), alts });
             }
         }
         if let Some(t) = pick {
@@ -235,7 +251,7 @@ impl Scheduler for ReplayScheduler {
 impl Drop for ReplayScheduler {
     fn drop(&mut self) {
         if self.started {
-            self.publish();
+            super::publish(&self.stats, &self.handle);
         }
     }
 }
