@@ -17,8 +17,13 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub(crate) struct ExploreArgs {
     /// A concurrent scenario (its schedule is ignored).
-    #[arg(required_unless_present = "races")]
+    #[arg(required_unless_present_any = ["races", "settle"])]
     file: Option<PathBuf>,
+    /// Instead of a search: run this failing concurrent scenario once and
+    /// print it settled — its schedule as it ran, at named points where it
+    /// can be, shrunk and verified (what `fuzz` does to a `conc` finding).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["file", "races"])]
+    settle: Option<PathBuf>,
     /// Instead of one file: every registered race (and bug with a race seed) from its race seed
     /// (`corpus/scenarios/race-<id>-*.ops`) with the bug on (the bounded
     /// search and PCT of depth 2, time to the first violation) and on the
@@ -107,6 +112,15 @@ fn shuttle_run(a: &ExploreArgs) -> Result<(), Failure> {
     std::panic::set_hook(Box::new(|_| {}));
     if a.races {
         return races(a);
+    }
+    if let Some(path) = &a.settle {
+        let sc = fuzzing::scenario::load(path).map_err(Failure::usage)?;
+        let out = fuzzing::harness::run(&sc);
+        let Some(id) = out.violations.first().map(|v| v.id) else {
+            return Err(Failure::run(format!("{}: reports no violation; nothing to settle", path.display())));
+        };
+        let (settled, _) = fuzzing::explore::settle(&sc, &out, id);
+        return emit(&settled.to_string());
     }
     let file = a.file.as_ref().expect("clap: FILE unless --races");
     let mut sc = fuzzing::scenario::load(file).map_err(Failure::usage)?;

@@ -311,12 +311,25 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
-/// Shrink a finding's scenario text by deleting ops (when this build can
-/// run it: a concurrent one needs the shuttle build).
+/// Shrink a finding's scenario text by deleting ops; a concurrent one is
+/// settled in the shuttle build (`explore --settle`: its schedule at named
+/// points where it can be, shrunk, replayed twice).
 fn shrink_text(text: &str) -> String {
     let Ok(sc) = fuzzing::scenario::parse("finding", text) else { return text.to_string() };
-    if sc.is_concurrent() && !cfg!(feature = "shuttle") {
-        return text.to_string();
+    if sc.is_concurrent() {
+        let tmp = crate::builds::repo_root().join("target").join("finding-to-settle.ops");
+        if std::fs::create_dir_all(crate::builds::repo_root().join("target")).is_err() || std::fs::write(&tmp, text).is_err() {
+            return text.to_string();
+        }
+        let mut cmd = crate::builds::shuttle_build("settling a concurrent finding");
+        cmd.arg("explore").arg("--settle").arg(&tmp);
+        return match cmd.output() {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+            _ => {
+                eprintln!("pagelab fuzz: could not settle the concurrent finding; saved as found");
+                text.to_string()
+            }
+        };
     }
     let (small, runs) = fuzzing::minimize::minimize(&sc, 2000);
     eprintln!("pagelab fuzz: shrunk the finding from {} to {} ops in {runs} runs", sc.setup.len() + sc.threads.iter().map(Vec::len).sum::<usize>(), small.setup.len() + small.threads.iter().map(Vec::len).sum::<usize>());

@@ -194,47 +194,55 @@ impl Search<'_> {
     /// Rewrite, shrink and verify a failing run's schedule.
     fn finding(&self, id: String, sc: &Scenario, out: &Outcome) -> Finding {
         let secs = self.start.elapsed().as_secs_f64();
-        let found_as = out.preemptions.clone();
-        let reports = |c: &Scenario| crate::harness::run(c).violations.iter().any(|v| v.id == id);
-        let mut runs = 0;
-        // The schedule as point preemptions (step preemptions for a PCT
-        // decision that was not at a preemptible point), then with named
-        // preemptions where the thread stood at a named point.
-        let unnamed = |s: &mut Schedule, t: &crate::sched::Taken| match t.point {
-            Some(point) => s.points.push(PointPreempt { point, then: t.to }),
-            None => s.steps.push(StepPreempt { step: t.step, then: t.to }),
-        };
-        let mut cur = sc.clone();
-        cur.schedule = Schedule::default();
-        let mut named = cur.clone();
-        for t in &out.sched.taken {
-            unnamed(&mut cur.schedule, t);
-            match (t.at, t.from) {
-                (Some((label, nth)), Some(task)) => named.schedule.named.push(NamedPreempt { task, label: label.to_string(), nth, then: t.to }),
-                _ => unnamed(&mut named.schedule, t),
-            }
-        }
-        runs += 1;
-        if named.schedule != cur.schedule && reports(&named) {
-            cur = named;
-        }
-        runs += 1;
-        if !reports(&cur) {
-            // Not reproduced by replay (a PCT decision the step form cannot
-            // express): keep it as found, the verification below says so.
-            cur.notes.push("WARNING: this schedule did not replay to the violation it was found with".into());
-        }
-        let (mut min, n) = crate::minimize::minimize(&cur, 400);
-        runs += n;
-        let (a, b) = (crate::harness::run(&min), crate::harness::run(&min));
-        runs += 2;
-        if a.fingerprint() != b.fingerprint() || !a.violations.iter().any(|v| v.id == id) {
-            min = cur;
-            min.notes.push("WARNING: the shrunk schedule did not replay twice to the same outcome; this is the unshrunk one".into());
-        }
-        min.expect = Verdict::Violation(id.clone());
-        Finding { id, scenario: min, found_as, schedules: self.report.explored, secs, shrink_runs: runs }
+        let (scenario, shrink_runs) = settle(sc, out, &id);
+        Finding { id, scenario, found_as: out.preemptions.clone(), schedules: self.report.explored, secs, shrink_runs }
     }
+}
+
+/// A failing concurrent run made into a scenario worth keeping: `out` is a
+/// run of `sc` that reported `id`; the schedule it took
+/// ([`crate::sched::RunStats::taken`]) is written as point preemptions
+/// (step preemptions for a PCT decision that was not at a preemptible
+/// point), then as named preemptions where the preempted thread stood at a
+/// named point if that still reports `id`; then shrunk by
+/// [`crate::minimize::minimize`] and replayed twice to the same
+/// fingerprint (if either fails, the unshrunk form is kept, with a note
+/// saying so). Returns it, expecting `id`, and the runs it took.
+pub fn settle(sc: &Scenario, out: &Outcome, id: &str) -> (Scenario, usize) {
+    let reports = |c: &Scenario| crate::harness::run(c).violations.iter().any(|v| v.id == id);
+    let mut runs = 0;
+    let unnamed = |s: &mut Schedule, t: &crate::sched::Taken| match t.point {
+        Some(point) => s.points.push(PointPreempt { point, then: t.to }),
+        None => s.steps.push(StepPreempt { step: t.step, then: t.to }),
+    };
+    let mut cur = sc.clone();
+    cur.schedule = Schedule::default();
+    let mut named = cur.clone();
+    for t in &out.sched.taken {
+        unnamed(&mut cur.schedule, t);
+        match (t.at, t.from) {
+            (Some((label, nth)), Some(task)) => named.schedule.named.push(NamedPreempt { task, label: label.to_string(), nth, then: t.to }),
+            _ => unnamed(&mut named.schedule, t),
+        }
+    }
+    runs += 1;
+    if named.schedule != cur.schedule && reports(&named) {
+        cur = named;
+    }
+    runs += 1;
+    if !reports(&cur) {
+        cur.notes.push("WARNING: this schedule did not replay to the violation it was found with".into());
+    }
+    let (mut min, n) = crate::minimize::minimize(&cur, 400);
+    runs += n;
+    let (a, b) = (crate::harness::run(&min), crate::harness::run(&min));
+    runs += 2;
+    if a.fingerprint() != b.fingerprint() || !a.violations.iter().any(|v| v.id == id) {
+        min = cur;
+        min.notes.push("WARNING: the shrunk schedule did not replay twice to the same outcome; this is the unshrunk one".into());
+    }
+    min.expect = Verdict::Violation(id.to_string());
+    (min, runs)
 }
 
 /// Search `sc`'s interleavings as `opts` says; `progress` gets a line

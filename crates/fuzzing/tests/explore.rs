@@ -121,3 +121,24 @@ fn a_named_schedule_survives_added_scheduling_points() {
     mm::sync::shared_point::set_extra(0);
     assert_ne!(steps(&moved), steps(&after), "step preemptions stay at their indices");
 }
+
+#[test]
+fn settle_anchors_a_fuzz_style_point_schedule_at_named_points() {
+    let bug = fuzzing::bugs::find("C2").expect("C2");
+    let sc = with_bug(&race_seed(bug), bug);
+    let r = explore(&sc, &Opts::default(), &mut |_| {}).expect("explores");
+    let found = r.findings.first().expect("C2 is found").scenario.clone();
+    // The same interleaving as a conc fuzz input writes it: point preemptions.
+    let run = harness::run(&found);
+    let mut as_points = found.clone();
+    as_points.schedule = scenario::Schedule {
+        points: run.sched.taken.iter().map(|t| scenario::PointPreempt { point: t.point.expect("taken at a preemptible point"), then: t.to }).collect(),
+        ..Default::default()
+    };
+    let out = harness::run(&as_points);
+    assert!(out.satisfies(&found.expect), "the point form reproduces:\n{out}");
+    let id = out.violations[0].id;
+    let (settled, _) = fuzzing::explore::settle(&as_points, &out, id);
+    assert!(settled.schedule.points.is_empty() && !settled.schedule.named.is_empty(), "settled at named points:\n{settled}");
+    assert!(harness::run(&settled).satisfies(&settled.expect));
+}

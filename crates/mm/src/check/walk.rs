@@ -287,8 +287,9 @@ impl<'a, F: FreePath> Walk<'a, F> {
                     if pfn & ((1 << order) - 1) != 0 {
                         self.report("P2", Some(pfn), format!("order-{order} pcp block not aligned"));
                     }
-                    if pcp.high() != 0 && get_pageblock_migratetype(mm, pfn) == Ok(MigrateType::Isolate) {
-                        self.report("P5", Some(pfn), format!("page of an isolated pageblock stays on {name}"));
+                    // Only where offline isolated it (see System::alloc_on's A1).
+                    if pcp.high() != 0 && self.sys.isolated_while_going_offline(pfn) {
+                        self.report("P5", Some(pfn), format!("page of an isolated pageblock of a block going offline stays on {name}"));
                     }
                     pages += 1 << order;
                     self.mark(pfn, order, Seen::Pcp);

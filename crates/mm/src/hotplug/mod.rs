@@ -398,6 +398,10 @@ impl<F: FreePath> System<F> {
 
     fn offline_pages(&self, cpu: &Cpu<'_, F>, nr: u64, start: Pfn, end: Pfn) -> std::result::Result<(), OfflineFailure> {
         let b = &self.blocks[nr as usize];
+        // drivers/base/memory.c memory_block_change_state: the block is
+        // MEM_GOING_OFFLINE for the whole of offline_pages, from before
+        // the isolation (and back to online if it fails).
+        b.set_state(BlockState::GoingOffline);
         let drain_once = self.cfg.design.has(Switch::OfflineDrainOnce);
         let pcp_off = (!drain_once).then(|| self.zone_pcp_disable());
         let flags = IsolFlags {
@@ -406,6 +410,7 @@ impl<F: FreePath> System<F> {
             hwpoison_skip_held: self.cfg.design.has(Switch::OfflineSkipsHeldHwpoison),
         };
         if let Err(e) = self.zone.start_isolate_page_range(&self.memmap, start, end, flags) {
+            b.set_state(BlockState::Online);
             return Err(OfflineFailure::Isolate(e));
         }
         if drain_once {
@@ -413,7 +418,6 @@ impl<F: FreePath> System<F> {
             self.drain_all_pages();
         }
         let arg = MemoryNotify { start_pfn: start, nr_pages: end - start };
-        b.set_state(BlockState::GoingOffline);
         let fail = |f: OfflineFailure| {
             self.zone.undo_isolate_page_range(&self.memmap, start, end, MigrateType::Movable);
             let _ = self.memory_notify(MemAction::CancelOffline, &arg);
