@@ -5,6 +5,7 @@
 //!
 //! | # | lock | kernel | where | taken by |
 //! |---|---|---|---|---|
+//! | 0 | virtio-mem worker | the device's config-change work item (`virtio_mem_run_wq`, `drivers/virtio/virtio_mem.c`): never runs twice at once | the virtio-mem device | plug and unplug requests, whole (a plug's `add_memory` takes 2 and 3 under it) |
 //! | 1 | `mf_mutex` | `mf_mutex` (`mm/memory-failure.c`) | [`System`] | memory_failure, soft offline, unpoison |
 //! | 2 | `device_hotplug_lock` | `lock_device_hotplug` (`drivers/base/core.c`) | [`System`] | block online / offline / add / remove |
 //! | 3 | `mem_hotplug_lock` | `mem_hotplug_lock` (`mm/memory_hotplug.c`), a per-CPU rwsem | `Memmap::hotplug` | write side: section add / online / offline / remove; read side (`get_online_mems`): pfn walkers, memory failure, the checker |

@@ -296,6 +296,10 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// window, before memory_failure) cannot still be held when an offline
     /// steps over the page (MEM_GOING_OFFLINE's reference drop, the skipped
     /// poisoned pages) — in one thread an op boundary is not a time bound.
+    /// Likewise a page of the virtio-mem device's range while another
+    /// thread's unplug holds the device's `hotplug_mutex` (found by `conc`):
+    /// it may turn fake-offline while this offline waits for that mutex at
+    /// MEM_GOING_OFFLINE, and the walker would have let go long before.
     /// Every other page a speculative reference keeps blocks the offline
     /// (it cannot be migrated), so nothing else needs letting go. The
     /// window itself (a walker preempted across the offline of another
@@ -303,7 +307,14 @@ impl<'s, F: FreePath> Actor<'s, F> {
     /// explore.
     pub(super) fn let_go_of_offline_pages(&mut self, cpu: usize, nr: u64) {
         let sys = self.sys;
-        let offline_in_block = |pfn: Pfn| pfn / sys.geometry().pages_per_section() == nr && sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline() || p.PageHWPoison());
+        let unplugging = self.drivers.virtio_mem.as_ref().filter(|v| v.hotplug_holder() == Some(mm::drivers::virtio_mem::HotplugHolder::Worker)).and_then(|v| {
+            let last = v.nr_subblocks().checked_sub(1)?;
+            Some(v.sb_start(0).ok()?..v.sb_start(last).ok()? + sys.geometry().pageblock_nr_pages())
+        });
+        let offline_in_block = |pfn: Pfn| {
+            pfn / sys.geometry().pages_per_section() == nr
+                && (sys.pfn_to_page(pfn).is_ok_and(|p| p.PageOffline() || p.PageHWPoison()) || unplugging.as_ref().is_some_and(|r| r.contains(&pfn)))
+        };
         let (go, keep): (Vec<Pfn>, Vec<Pfn>) = std::mem::take(&mut self.h.specs).into_iter().partition(|&pfn| offline_in_block(pfn));
         self.h.specs = keep;
         for pfn in go {

@@ -50,7 +50,9 @@
 //! model has one zone, so an unplug gives up at the first -EBUSY, as
 //! virtio_mem_fake_offline does for ZONE_NORMAL).
 //!
-//! Lock order: `hotplug_mutex` (a sleeping lock that may be held across
+//! Lock order: the worker (one plug or unplug request at a time, as the
+//! kernel's single work item; outermost, see `mm::locking`) →
+//! `hotplug_mutex` (a sleeping lock that may be held across
 //! notifier calls) → `sbm` (the state lock, never held while waiting for
 //! `hotplug_mutex`) → pcp lock → zone->lock.
 
@@ -140,6 +142,14 @@ pub struct VirtioMem {
     sbs_per_mb: u64,
     /// Pages per memory block.
     block_pages: u64,
+    /// The device's one config-change worker (`virtio_mem_run_wq` runs
+    /// from a work item, never twice at once): plug and unplug requests
+    /// are serialized by it, whole — including the `add_memory` a plug of
+    /// a device block not yet added makes with `hotplug_mutex` released.
+    /// (The split unplug, `unplug_begin` / `unplug_finish`, keeps
+    /// `hotplug_mutex` between them, which excludes the other requests on
+    /// added blocks.)
+    worker: Mutex<()>,
     hotplug: HotplugMutex,
     sbm: Mutex<Sbm>,
     /// An unplug left half done by [`VirtioMem::unplug_begin`]: the
@@ -168,6 +178,7 @@ impl VirtioMem {
             sb_pages: geo.pageblock_nr_pages(),
             sbs_per_mb,
             block_pages: geo.pages_per_section(),
+            worker: Mutex::new(()),
             hotplug: HotplugMutex { holder: Mutex::new(None) },
             sbm: Mutex::new(Sbm { plugged: vec![0; nr_blocks as usize], going_offline: None }),
             pending: Mutex::new(None),
@@ -224,6 +235,7 @@ impl VirtioMem {
     /// subblock to buddy and keeps the rest fake-offline.
     pub fn plug<F: FreePath>(&self, cpu: &Cpu<'_, F>, sb: u64) -> Result<()> {
         let s = self.locate(sb)?;
+        let _worker = self.worker.lock();
         let sys = cpu.system();
         if sys.block_state(s.block)? == BlockState::Removed {
             self.hotplug.lock(HotplugHolder::Worker);
@@ -271,6 +283,7 @@ impl VirtioMem {
     /// [`VirtioMem::unplug_prepare`] / [`PreparedUnplug::commit`] with the
     /// B1 window between them.
     pub fn unplug<F: FreePath>(&self, cpu: &Cpu<'_, F>, sb: u64) -> Result<()> {
+        let _worker = self.worker.lock();
         let p = self.unplug_prepare(cpu, sb)?;
         crate::sync::preempt_point("virtio_mem:unplug_allocated");
         p.commit()
