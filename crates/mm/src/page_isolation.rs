@@ -141,6 +141,7 @@ impl Zone {
         }
         self.split_large_buddy(mm, &mut fa, block);
         fa.nr_isolate_pageblock += 1;
+        self.isolate_gen.fetch_add(1, crate::sync::plain::Ordering::Relaxed);
         // move_freepages_block moves the free pages to the ISOLATE lists and
         // takes them out of NR_FREE_PAGES, then marks the block.
         self.move_freepages_block(mm, &mut fa, block, MigrateType::Isolate);

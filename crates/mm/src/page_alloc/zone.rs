@@ -13,7 +13,7 @@
 use super::list::ListHead;
 use super::pcp::PerCpuPages;
 use crate::pageblock::MIGRATE_TYPES;
-use crate::sync::plain::{AtomicI64, Ordering};
+use crate::sync::plain::{self, AtomicI64, Ordering};
 use crate::sync::Mutex;
 use crate::geometry::NR_PAGE_ORDERS;
 
@@ -83,6 +83,11 @@ pub struct Zone {
     /// `pcp_batch_high_lock`: serializes pcp high/batch updates and
     /// zone_pcp_disable ... zone_pcp_enable.
     pub(crate) pcp_batch_high_lock: Mutex<PcpSettings>,
+    /// Pageblock isolations so far (model-only, not the kernel's): an
+    /// allocation that sees it unchanged from its start to its end took
+    /// its page from a block that was already isolated when it began
+    /// (the run-time A1 in `System::alloc_on`). Bumped under zone->lock.
+    pub(crate) isolate_gen: plain::AtomicU64,
     /// `pcpu_drain_mutex`: serializes drain_all_pages.
     pub(crate) pcpu_drain_mutex: Mutex<()>,
     /// C15's design: a high-order free goes to buddy whole even when a
@@ -127,6 +132,7 @@ impl Zone {
             managed_pages: AtomicI64::new(0),
             present_pages: AtomicI64::new(0),
             pcp_batch_high_lock: Mutex::new(PcpSettings { high, batch }),
+            isolate_gen: plain::AtomicU64::new(0),
             pcpu_drain_mutex: Mutex::new(()),
             hwpoison_order0_only,
         }
@@ -155,6 +161,7 @@ impl Zone {
             managed_pages: AtomicI64::new(img.managed_pages),
             present_pages: AtomicI64::new(img.present_pages),
             pcp_batch_high_lock: Mutex::new(img.settings),
+            isolate_gen: plain::AtomicU64::new(0),
             pcpu_drain_mutex: Mutex::new(()),
             hwpoison_order0_only: img.hwpoison_order0_only,
         }
