@@ -12,10 +12,22 @@
 
 use super::{err, skip, Answer, Step};
 use crate::harness::actor::{pick, Actor};
-use crate::ops::{Op, OpResult as R, Resolved};
+use crate::ops::{Op, OpResult as R, Resolved, Target};
+use mm::Pfn;
 use mm::page_alloc::FreePath;
 
 impl<F: FreePath> Actor<'_, F> {
+    /// The pageblock holding an online target page, as (start, end).
+    fn target_pageblock(&self, target: Target) -> Result<(Pfn, Pfn), &'static str> {
+        let pfn = self.target(target).ok_or("no target page")?;
+        if self.sys.memmap().pfn_to_online_page(pfn).is_err() {
+            return Err("the target page is not online");
+        }
+        let pb = self.sys.geometry().pageblock_nr_pages();
+        let start = pfn & !(pb - 1);
+        Ok((start, start + pb))
+    }
+
     pub(super) fn walkers(&mut self, op: &Op, cpu: usize, st: &mut Step) -> Answer {
         let sys = self.sys;
         Some(match *op {
@@ -28,13 +40,10 @@ impl<F: FreePath> Actor<'_, F> {
                 }
             }
             Op::CompactAt { target, .. } => {
-                let Some(pfn) = self.target(target) else { return skip("no target page") };
-                if sys.memmap().pfn_to_online_page(pfn).is_err() {
-                    return skip("the target page is not online");
-                }
-                let pb = sys.geometry().pageblock_nr_pages();
-                let start = pfn & !(pb - 1);
-                let end = start + pb;
+                let (start, end) = match self.target_pageblock(target) {
+                    Ok(r) => r,
+                    Err(why) => return skip(why),
+                };
                 st.resolved(Resolved::CompactAt { cpu, start, end });
                 match self.cpu(cpu).compact_range(start, end) {
                     Ok(r) => (R::Compact(r), false),
@@ -42,13 +51,10 @@ impl<F: FreePath> Actor<'_, F> {
                 }
             }
             Op::ScanIsolate { target, .. } => {
-                let Some(pfn) = self.target(target) else { return skip("no target page") };
-                if sys.memmap().pfn_to_online_page(pfn).is_err() {
-                    return skip("the target page is not online");
-                }
-                let pb = sys.geometry().pageblock_nr_pages();
-                let start = pfn & !(pb - 1);
-                let end = start + pb;
+                let (start, end) = match self.target_pageblock(target) {
+                    Ok(r) => r,
+                    Err(why) => return skip(why),
+                };
                 st.resolved(Resolved::ScanIsolate { cpu, start, end });
                 let isolated = self.cpu(cpu).isolate_migratepages_block(start, end);
                 let n = isolated.len() as u64;
