@@ -166,7 +166,7 @@ impl Search<'_> {
         out.violations.iter().find(|v| !self.opts.allow.iter().any(|a| a == v.id)).map(|v| v.id.to_string())
     }
 
-    /// Run one schedule; Some(true) when the search must stop.
+    /// Run one schedule; the outcome, and whether the search must stop.
     fn run(&mut self, sched: Schedule, plan: Plan, what: &str) -> (Outcome, bool) {
         let mut sc = self.base.clone();
         sc.schedule = sched;

@@ -117,7 +117,9 @@ fn earlier(out: &Path, m: &TimeToBug) -> (Vec<String>, Vec<BugTrials>) {
 pub fn write_time_to_bug(out: &Path, m: &TimeToBug, command: &str) -> Result<String, Error> {
     std::fs::create_dir_all(out).map_err(|e| Error(format!("creating {}: {e}", out.display())))?;
     let (mut commands, mut bugs) = earlier(out, m);
-    commands.push(command.to_string());
+    if !commands.iter().any(|c| c == command) {
+        commands.push(command.to_string());
+    }
     bugs.extend(m.bugs.iter().cloned());
     let m = &TimeToBug { bugs, ..m.clone() };
     let mut md = String::from("# Time to bug over trials\n\n");
@@ -236,10 +238,14 @@ mod tests {
         y.id = "Y".into();
         let md = write_time_to_bug(&dir, &TimeToBug { bugs: vec![y], ..m.clone() }, "part 2").expect("written");
         assert!(md.contains("| X | seq | 1/2 |") && md.contains("| Y | seq | 0/2 | > 60 s |") && md.contains("`test` and `part 2`"), "{md}");
+        // The same part written again (after each bug) lists its command once.
+        let md = write_time_to_bug(&dir, &m, "part 2").expect("written");
+        assert_eq!(md.matches("`part 2`").count(), 1, "{md}");
         assert!(dir.join("time-to-bug.svg").metadata().is_ok_and(|m| m.len() > 0));
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("time-to-bug.json")).unwrap()).unwrap();
-        assert_eq!(json["bugs"][0]["found"], 1);
-        assert_eq!(json["bugs"][1]["id"], "Y");
+        let bug = |id: &str| json["bugs"].as_array().unwrap().iter().find(|b| b["id"] == id).cloned().unwrap();
+        assert_eq!(bug("X")["found"], 1);
+        assert_eq!(bug("Y")["found"], 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

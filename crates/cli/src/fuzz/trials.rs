@@ -57,9 +57,19 @@ pub(super) fn run(a: &FuzzArgs) -> Result<(), Failure> {
             trials.push(trial);
         }
         rows.push(report::BugTrials { id: bug.id.to_string(), target: t, trials });
+        // Written after every bug (a later write replaces the same bugs'
+        // rows), so a long measurement cut short keeps what it measured.
+        write(a, stable, &rows)?;
     }
+    let md = write(a, stable, &rows)?;
+    emit(&md)?;
+    emit(&format!("wrote {}/time-to-bug.{{md,json,svg}}\n", a.report.display()))
+}
+
+/// Write the measurement so far into `--report`; returns the Markdown.
+fn write(a: &FuzzArgs, stable: bool, rows: &[report::BugTrials]) -> Result<String, Failure> {
     let engine = if stable { "stable mode: random inputs, no coverage feedback" } else { "libFuzzer via cargo +nightly fuzz" };
-    let m = report::TimeToBug { secs: a.secs as f64, engine: engine.into(), bugs: rows };
+    let m = report::TimeToBug { secs: a.secs as f64, engine: engine.into(), bugs: rows.to_vec() };
     let command = format!(
         "pagelab fuzz {} --trials {} --secs {}{}",
         if a.bugs.is_empty() { format!("--bug {}", a.bug.as_deref().unwrap_or("")) } else { format!("--bugs {}", a.bugs.join(",")) },
@@ -67,7 +77,5 @@ pub(super) fn run(a: &FuzzArgs) -> Result<(), Failure> {
         a.secs,
         if a.stable { " --stable" } else { "" }
     );
-    let md = report::write_time_to_bug(&a.report, &m, &command).map_err(|e| Failure::run(e.0))?;
-    emit(&md)?;
-    emit(&format!("wrote {}/time-to-bug.{{md,json,svg}}\n", a.report.display()))
+    report::write_time_to_bug(&a.report, &m, &command).map_err(|e| Failure::run(e.0))
 }
