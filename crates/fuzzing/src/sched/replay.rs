@@ -175,36 +175,21 @@ impl Scheduler for ReplayScheduler {
                 }
             }
         }
+        // Step and point preemptions due here: each list is consumed up to
+        // this index; the first due entry is taken if nothing was picked.
+        let mut due = [None, None];
         if is_choice {
             self.choice += 1;
-            while self.steps.get(self.next_step).is_some_and(|s| s.step < step) {
-                self.next_step += 1;
-            }
-            if let Some(s) = self.steps.get(self.next_step).copied().filter(|s| s.step == step) {
-                while self.steps.get(self.next_step).is_some_and(|x| x.step == step) {
-                    self.next_step += 1;
-                }
-                if pick.is_none() {
-                    if let Some(t) = find(s.then) {
-                        pick = Some(t);
-                        self.stats.taken.push(Taken { step, point, from: cur, at: label.map(|l| (l, nth)), to: s.then, kind: "step" });
-                    }
-                }
-            }
+            due[0] = take_due(&self.steps, &mut self.next_step, step, |s| (s.step, s.then)).map(|t| (t, "step"));
         }
         if let Some(idx) = point {
-            while self.points.get(self.next_point).is_some_and(|p| p.point < idx) {
-                self.next_point += 1;
-            }
-            if let Some(p) = self.points.get(self.next_point).copied().filter(|p| p.point == idx) {
-                while self.points.get(self.next_point).is_some_and(|x| x.point == idx) {
-                    self.next_point += 1;
-                }
-                if pick.is_none() {
-                    if let Some(t) = find(p.then) {
-                        pick = Some(t);
-                        self.stats.taken.push(Taken { step, point, from: cur, at: label.map(|l| (l, nth)), to: p.then, kind: "point" });
-                    }
+            due[1] = take_due(&self.points, &mut self.next_point, idx, |p| (p.point, p.then)).map(|t| (t, "point"));
+        }
+        for (then, kind) in due.into_iter().flatten() {
+            if pick.is_none() {
+                if let Some(t) = find(then) {
+                    pick = Some(t);
+                    self.stats.taken.push(Taken { step, point, from: cur, at: label.map(|l| (l, nth)), to: then, kind });
                 }
             }
         }
@@ -246,6 +231,20 @@ impl Scheduler for ReplayScheduler {
     fn next_u64(&mut self) -> u64 {
         0
     }
+}
+
+/// Consume the entries of `list` (sorted by index) up to index `at`,
+/// `next` being the first not yet consumed; the target thread of the first
+/// entry at exactly `at`, if any (later duplicates at `at` are dropped).
+fn take_due<T: Copy>(list: &[T], next: &mut usize, at: u32, key: impl Fn(&T) -> (u32, usize)) -> Option<usize> {
+    while list.get(*next).is_some_and(|e| key(e).0 < at) {
+        *next += 1;
+    }
+    let hit = list.get(*next).filter(|e| key(e).0 == at).map(|e| key(e).1);
+    while list.get(*next).is_some_and(|e| key(e).0 == at) {
+        *next += 1;
+    }
+    hit
 }
 
 impl Drop for ReplayScheduler {
